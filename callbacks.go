@@ -1,0 +1,329 @@
+package lcsock
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+)
+
+// EventKind says what happened.
+type EventKind uint8
+
+// The kinds of Event. The comment gives the LiveCode message and its
+// parameters as [Event.Params] returns them.
+const (
+	EventConnected EventKind = iota + 1 // <message> id — Open with WithMessage, after the connection is up
+	EventRead                           // <message> id, data — ReadWithMessage completed
+	EventWritten                        // <message> id — WriteWithMessage's bytes are in the kernel
+	EventClosed                         // socketClosed id — the peer closed the connection
+	EventError                          // socketError id, text — the socket failed and is gone
+	EventTimeout                        // socketTimeout id — an open, read or write made no progress for the interval
+	EventAccepted                       // <message> newID, listenerPort — a listener accepted a connection
+	EventDatagram                       // <message> senderID, data, socketID — a datagram arrived
+	EventResolved                       // <message> name, addresses — an asynchronous name lookup finished
+)
+
+var kindNames = [...]string{
+	EventConnected: "connected",
+	EventRead:      "read",
+	EventWritten:   "written",
+	EventClosed:    "socketClosed",
+	EventError:     "socketError",
+	EventTimeout:   "socketTimeout",
+	EventAccepted:  "accepted",
+	EventDatagram:  "datagram",
+	EventResolved:  "resolved",
+}
+
+func (k EventKind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", k)
+}
+
+// Op names the operation a socketTimeout event is about.
+type Op uint8
+
+// The operations that can time out.
+const (
+	OpNone Op = iota
+	OpOpen
+	OpRead
+	OpWrite
+)
+
+func (o Op) String() string {
+	switch o {
+	case OpOpen:
+		return "open"
+	case OpRead:
+		return "read"
+	case OpWrite:
+		return "write"
+	}
+	return "none"
+}
+
+// Event is one thing that happened to a socket, delivered to a [Handler].
+// Events for one socket arrive in the order things happened on it.
+type Event struct {
+	Kind EventKind
+	// Name is the message LiveCode would send: the message name the caller
+	// gave (WithMessage, ReadWithMessage, ...) or socketError, socketClosed,
+	// socketTimeout.
+	Name string
+	// Socket is the socket ID as written by the user (or as lcsock named an
+	// accepted socket). For EventAccepted it is the new socket's ID; for
+	// EventDatagram the sender's ID; for EventResolved the name looked up.
+	Socket string
+	// Data holds the bytes read (EventRead, EventDatagram). The handler owns
+	// it. For EventResolved it holds the addresses, one per line.
+	Data []byte
+	// Err is the failure for EventError. For EventRead it is io.EOF when
+	// the read completed short because the stream ended.
+	Err error
+	// EOF reports, for EventRead, that the stream has ended: LiveCode's
+	// result "eof".
+	EOF bool
+	// Op says, for EventTimeout, which pending operation made no progress.
+	Op Op
+	// Listener is the listening socket's ID (its port) for EventAccepted,
+	// and the receiving socket's ID for EventDatagram.
+	Listener string
+
+	unit  Unit // for EventRead: the unit of a For read, to format binary chunks
+	chunk bool // unit is a binary chunk unit
+}
+
+// Params returns the message's parameters exactly as LiveCode passes them,
+// so that an interpreter can forward the event to a script by name:
+//
+//	connected, written, socketClosed, socketTimeout: id
+//	read:                                             id, data (binary chunk reads: comma-separated numbers)
+//	socketError:                                      id, error text
+//	accepted:                                         new id, listener port
+//	datagram:                                         sender id, data, socket id
+//	resolved:                                         name, addresses one per line
+func (e Event) Params() []string {
+	switch e.Kind {
+	case EventRead:
+		if e.chunk {
+			return []string{e.Socket, FormatChunks(e.Data, e.unit)}
+		}
+		return []string{e.Socket, string(e.Data)}
+	case EventError:
+		return []string{e.Socket, ErrorText(e.Err)}
+	case EventAccepted:
+		return []string{e.Socket, e.Listener}
+	case EventDatagram:
+		return []string{e.Socket, string(e.Data), e.Listener}
+	case EventResolved:
+		return []string{e.Socket, string(e.Data)}
+	}
+	return []string{e.Socket}
+}
+
+// Result returns what LiveCode's "the result" holds after the operation:
+// "eof" for a read that reached end of stream, the error text for an
+// error, "" otherwise.
+func (e Event) Result() string {
+	if e.Err != nil && e.Err != io.EOF {
+		return ErrorText(e.Err)
+	}
+	if e.EOF || e.Err == io.EOF {
+		return "eof"
+	}
+	return ""
+}
+
+func (e Event) String() string {
+	return fmt.Sprintf("%s %q %q", e.Kind, e.Name, e.Params())
+}
+
+// Handler receives events. It plays the part of the LiveCode object whose
+// script handles a socket's messages. A handler may call any Registry
+// method, including closing its own socket.
+type Handler interface {
+	HandleEvent(Event)
+}
+
+// HandlerFunc adapts a function to [Handler].
+type HandlerFunc func(Event)
+
+// HandleEvent calls f(ev).
+func (f HandlerFunc) HandleEvent(ev Event) { f(ev) }
+
+// DispatchMode chooses how events reach handlers.
+type DispatchMode uint8
+
+const (
+	// DispatchSerial (the default) runs every handler on one goroutine per
+	// registry, one at a time, in the order events happened — LiveCode's
+	// single script thread.
+	DispatchSerial DispatchMode = iota
+	// DispatchPumped queues events until the host calls
+	// [Registry.Dispatch] or [Registry.DispatchPending] — LiveCode's
+	// "wait for messages", for interpreters that must run callbacks on
+	// their own thread.
+	DispatchPumped
+)
+
+type pending struct {
+	h  Handler
+	ev Event
+	s  *socket // the socket the event belongs to, for panic handling; may be nil
+}
+
+// dispatcher is the registry's event queue. The queue itself is not
+// bounded, but everything that feeds it is: each read or write request
+// yields at most one event, each socket at most one connected and one
+// final event, and timeout events are coalesced per socket (see
+// socket.timeoutQueued). Inbound data is bounded by the read buffer.
+type dispatcher struct {
+	mode    DispatchMode
+	logger  *slog.Logger
+	onPanic func(p pending, v any)
+
+	mu     sync.Mutex
+	q      []pending
+	head   int
+	closed bool
+	wake   chan struct{} // capacity 1: "the queue may be non-empty"; closed by close
+	done   chan struct{} // closed when the serial goroutine exits
+
+	pumpMu  sync.Mutex  // one pumping goroutine at a time
+	running atomic.Bool // a handler is running (serial mode)
+}
+
+func newDispatcher(mode DispatchMode, logger *slog.Logger) *dispatcher {
+	d := &dispatcher{mode: mode, logger: logger, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	if mode == DispatchSerial {
+		go d.loop()
+	} else {
+		close(d.done)
+	}
+	return d
+}
+
+// post queues an event. It never blocks and never calls user code, so it
+// may be called with socket locks held.
+func (d *dispatcher) post(h Handler, ev Event, s *socket) {
+	if h == nil {
+		return
+	}
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return
+	}
+	d.q = append(d.q, pending{h: h, ev: ev, s: s})
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+	d.mu.Unlock()
+}
+
+// take moves the queued events into buf and returns it.
+func (d *dispatcher) take(buf []pending) []pending {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	buf = append(buf[:0], d.q[d.head:]...)
+	clear(d.q)
+	d.q = d.q[:0]
+	d.head = 0
+	return buf
+}
+
+func (d *dispatcher) loop() {
+	defer close(d.done)
+	var batch []pending
+	for range d.wake {
+		batch = d.take(batch)
+		for i := range batch {
+			if d.isClosed() {
+				return
+			}
+			d.running.Store(true)
+			d.call(batch[i])
+			d.running.Store(false)
+			batch[i] = pending{}
+		}
+		if d.isClosed() {
+			return
+		}
+	}
+}
+
+func (d *dispatcher) isClosed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.closed
+}
+
+func (d *dispatcher) call(p pending) {
+	defer func() {
+		if v := recover(); v != nil {
+			if d.logger != nil {
+				d.logger.Error("lcsock: handler panicked", "event", p.ev.Kind.String(), "socket", p.ev.Socket, "panic", v)
+			}
+			if d.onPanic != nil {
+				d.onPanic(p, v)
+			}
+		}
+	}()
+	if p.ev.Kind == EventTimeout && p.s != nil {
+		p.s.timeoutQueued.Store(false)
+	}
+	p.h.HandleEvent(p.ev)
+}
+
+// pump delivers the queued events on the calling goroutine. With wait it
+// first waits for at least one event, ctx or close.
+func (d *dispatcher) pump(ctx context.Context, wait bool) (int, error) {
+	d.pumpMu.Lock()
+	defer d.pumpMu.Unlock()
+	for {
+		if d.isClosed() {
+			return 0, ErrClosed
+		}
+		batch := d.take(nil)
+		if len(batch) > 0 {
+			for i := range batch {
+				d.call(batch[i])
+			}
+			return len(batch), nil
+		}
+		if !wait {
+			return 0, nil
+		}
+		select {
+		case <-d.wake:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// close stops delivery; events still queued are dropped. In serial mode
+// it waits for the loop to exit unless a handler is running (the caller
+// may be that handler); the loop then exits as soon as the handler returns.
+func (d *dispatcher) close() {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return
+	}
+	d.closed = true
+	clear(d.q)
+	d.q = nil
+	close(d.wake) // ends the serial loop and wakes a goroutine blocked in Dispatch
+	d.mu.Unlock()
+	if d.mode == DispatchSerial && !d.running.Load() {
+		<-d.done
+	}
+}

@@ -1,0 +1,236 @@
+package lcsock_test
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lcsock/lcsock"
+	"github.com/lcsock/lcsock/lcsocktest"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"golang.org/x/net/dns/dnsmessage"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// wait is how long a test waits for an event that must come.
+const wait = 5 * time.Second
+
+// newReg returns a registry whose default handler records every event.
+func newReg(t *testing.T, cfg lcsock.Config) (*lcsock.Registry, *lcsocktest.Recorder) {
+	t.Helper()
+	rec := &lcsocktest.Recorder{}
+	if cfg.Handler == nil {
+		cfg.Handler = rec
+	}
+	reg, err := lcsock.NewRegistry(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { reg.Close() })
+	return reg, rec
+}
+
+// peer is a plain net listener on loopback standing in for the other side.
+type peer struct {
+	t  *testing.T
+	ln net.Listener
+}
+
+func newPeer(t *testing.T) *peer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	return &peer{t: t, ln: ln}
+}
+
+// id returns a socket ID for the peer with the given label.
+func (p *peer) id(label string) string {
+	id := p.ln.Addr().String()
+	if label != "" {
+		id += "|" + label
+	}
+	return id
+}
+
+func (p *peer) port() int { return p.ln.Addr().(*net.TCPAddr).Port }
+
+// accept returns the next connection, closed at cleanup.
+func (p *peer) accept() net.Conn {
+	p.t.Helper()
+	p.ln.(*net.TCPListener).SetDeadline(time.Now().Add(wait))
+	c, err := p.ln.Accept()
+	require.NoError(p.t, err)
+	p.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// readN reads exactly n bytes from c.
+func readN(t *testing.T, c net.Conn, n int) []byte {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(wait))
+	buf := make([]byte, n)
+	_, err := ioReadFull(c, buf)
+	require.NoError(t, err)
+	return buf
+}
+
+func ioReadFull(c net.Conn, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := c.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// openConnected opens id with a connected message and returns the
+// accepted peer side once the connected event arrived.
+func openConnected(t *testing.T, reg *lcsock.Registry, rec *lcsocktest.Recorder, p *peer, id string) net.Conn {
+	t.Helper()
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("connected")))
+	c := p.accept()
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	return c
+}
+
+func ctxWait(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// fakeDNS is an in-test DNS server on loopback. Every name resolves to
+// 127.0.0.1 unless listed in fail (NXDOMAIN); answers wait while the gate
+// is closed; names in hang are never answered.
+type fakeDNS struct {
+	pc   net.PacketConn
+	mu   sync.Mutex
+	fail map[string]bool
+	hang map[string]bool
+	gate chan struct{}
+	wg   sync.WaitGroup
+}
+
+func newFakeDNS(t *testing.T) *fakeDNS {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	d := &fakeDNS{pc: pc, fail: map[string]bool{}, hang: map[string]bool{}}
+	d.wg.Add(1)
+	go d.serve()
+	t.Cleanup(func() { pc.Close(); d.open(); d.wg.Wait() })
+	return d
+}
+
+// failName makes name (fully qualified) answer NXDOMAIN.
+func (d *fakeDNS) failName(name string) {
+	d.mu.Lock()
+	d.fail[name] = true
+	d.mu.Unlock()
+}
+
+// hangName makes name (fully qualified) never answer.
+func (d *fakeDNS) hangName(name string) {
+	d.mu.Lock()
+	d.hang[name] = true
+	d.mu.Unlock()
+}
+
+// closeGate holds answers until open is called.
+func (d *fakeDNS) closeGate() {
+	d.mu.Lock()
+	d.gate = make(chan struct{})
+	d.mu.Unlock()
+}
+
+func (d *fakeDNS) open() {
+	d.mu.Lock()
+	if d.gate != nil {
+		close(d.gate)
+		d.gate = nil
+	}
+	d.mu.Unlock()
+}
+
+func (d *fakeDNS) serve() {
+	defer d.wg.Done()
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := d.pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		var msg dnsmessage.Message
+		if msg.Unpack(buf[:n]) != nil || len(msg.Questions) != 1 {
+			continue
+		}
+		q := msg.Questions[0]
+		name := q.Name.String()
+		d.mu.Lock()
+		gate, fail, hang := d.gate, listed(d.fail, name), listed(d.hang, name)
+		d.mu.Unlock()
+		if hang {
+			continue
+		}
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			if gate != nil {
+				<-gate
+			}
+			msg.Header.Response = true
+			msg.Header.Authoritative = true
+			msg.Answers = nil
+			if fail {
+				msg.Header.RCode = dnsmessage.RCodeNameError
+			} else if q.Type == dnsmessage.TypeA {
+				msg.Answers = []dnsmessage.Resource{{
+					Header: dnsmessage.ResourceHeader{Name: q.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 60},
+					Body:   &dnsmessage.AResource{A: [4]byte{127, 0, 0, 1}},
+				}}
+			}
+			out, err := msg.Pack()
+			if err == nil {
+				d.pc.WriteTo(out, from)
+			}
+		}()
+	}
+}
+
+// listed reports whether name or a search-domain extension of it is in m
+// (keys are fully qualified, with the trailing dot).
+func listed(m map[string]bool, name string) bool {
+	for k := range m {
+		if strings.HasPrefix(name, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// resolver returns a net.Resolver that asks only this server.
+func (d *fakeDNS) resolver() *net.Resolver {
+	addr := d.pc.LocalAddr().String()
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var dl net.Dialer
+		c, err := dl.DialContext(ctx, "udp", addr)
+		if err == nil {
+			// Go's resolver waits out its own timeout on a cancelled
+			// lookup; closing the connection ends it at once.
+			context.AfterFunc(ctx, func() { c.Close() })
+		}
+		return c, err
+	}}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

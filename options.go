@@ -1,0 +1,94 @@
+package lcsock
+
+import (
+	"fmt"
+	"time"
+)
+
+// Option is an optional clause of a verb, such as LiveCode's
+// "from local address" or "with message". Each verb documents the options
+// it takes; giving it another is an error.
+type Option struct {
+	name  string
+	verbs uint8 // verbs that take it
+	apply func(*options) error
+}
+
+const (
+	verbOpen uint8 = 1 << iota
+)
+
+type options struct {
+	message    string
+	from       bool
+	fromHost   string
+	fromPort   int
+	keepAlive  time.Duration
+	noDelaySet bool
+	noDelay    bool
+}
+
+// WithMessage is LiveCode's "with message": Open sends an EventConnected
+// named name to the socket's handler once the connection is up. Without
+// it no connected event is sent.
+func WithMessage(name string) Option {
+	return Option{name: "WithMessage", verbs: verbOpen, apply: func(o *options) error {
+		o.message = name
+		return nil
+	}}
+}
+
+// From is LiveCode's "open socket from local": local is "[host][:port]"
+// — an empty host means any address, an empty port any port; IPv6 hosts
+// go in brackets. Address reuse is set, so two client sockets may share a
+// local port. Without From, the registry's default interface (if set) is
+// the local host. A malformed local gives an error wrapping
+// ErrLocalAddress; a host that does not resolve or cannot be bound gives
+// a socketError (ErrLocalResolve, ErrBind).
+func From(local string) Option {
+	return Option{name: "From", verbs: verbOpen, apply: func(o *options) error {
+		host, port, err := parseLocal(local)
+		if err != nil {
+			return err
+		}
+		o.from, o.fromHost, o.fromPort = true, host, port
+		return nil
+	}}
+}
+
+// KeepAlive sets the TCP keep-alive period of the connection; a negative
+// d turns keep-alive off. Without it Go's default applies.
+func KeepAlive(d time.Duration) Option {
+	return Option{name: "KeepAlive", verbs: verbOpen, apply: func(o *options) error {
+		o.keepAlive = d
+		return nil
+	}}
+}
+
+// NoDelay sets TCP_NODELAY on the connection (Go's default is on, which
+// disables Nagle's algorithm).
+func NoDelay(on bool) Option {
+	return Option{name: "NoDelay", verbs: verbOpen, apply: func(o *options) error {
+		o.noDelaySet, o.noDelay = true, on
+		return nil
+	}}
+}
+
+func buildOptions(verb, id string, opts []Option) (options, error) {
+	var o options
+	bit := verbBits[verb]
+	for _, opt := range opts {
+		if opt.apply == nil {
+			continue
+		}
+		if opt.verbs&bit == 0 {
+			return o, &OpError{Op: verb, Socket: id, Err: fmt.Errorf("option %s does not apply to %s", opt.name, verb)}
+		}
+		if err := opt.apply(&o); err != nil {
+			return o, &OpError{Op: verb, Socket: id, Err: err}
+		}
+	}
+	return o, nil
+}
+
+var verbBits = map[string]uint8{"open": verbOpen}

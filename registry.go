@@ -1,0 +1,377 @@
+package lcsock
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Default limits and intervals. A zero field in [Config] means these.
+const (
+	DefaultTimeoutInterval = 10 * time.Second // LiveCode's socketTimeoutInterval default
+	DefaultMaxWriteQueue   = 16 << 20         // bytes of asynchronous writes queued per socket
+	DefaultMaxReadBuffer   = 1 << 20          // bytes of unread input buffered per socket
+	minTimeoutInterval     = time.Millisecond // LiveCode stores values below 1 ms as 1 ms
+)
+
+// Config configures a [Registry]. The zero value means LiveCode's
+// defaults. NewRegistry copies it; changing it afterwards has no effect.
+type Config struct {
+	// TimeoutInterval is LiveCode's socketTimeoutInterval: how long an
+	// open, read or write may make no progress before a socketTimeout
+	// event (or, for blocking calls, an error wrapping ErrTimeout).
+	// Zero means 10 s; a positive value below 1 ms means 1 ms, as in
+	// LiveCode; negative is an error.
+	TimeoutInterval time.Duration
+	// DefaultInterface is LiveCode's defaultNetworkInterface: the local
+	// IPv4 or IPv6 address used by opens without a From host and by
+	// accept. Empty means any.
+	DefaultInterface string
+	// Certificates is LiveCode's sslCertificates: files and folders of
+	// PEM certificates trusted for verified TLS, in addition to the
+	// system roots.
+	Certificates []string
+	// Handler receives the events of every verb given a nil Handler.
+	// When both are nil the events are discarded.
+	Handler Handler
+	// Dispatch chooses how events reach handlers; the zero value is
+	// DispatchSerial.
+	Dispatch DispatchMode
+	// MaxWriteQueue bounds, per socket, the bytes of asynchronous writes
+	// waiting to be sent. Zero means 16 MiB. A write that would pass it
+	// fails with ErrBufferFull and nothing is queued.
+	MaxWriteQueue int
+	// MaxReadBuffer bounds, per socket, the unread input held. When it is
+	// full lcsock stops reading from the kernel (TCP pushes back on the
+	// peer), and an until-read that has not found its delimiter in that
+	// many bytes fails with ErrBufferFull, leaving the data buffered.
+	// Zero means 1 MiB.
+	MaxReadBuffer int
+	// Resolver resolves host names for Open. Nil means net.DefaultResolver.
+	Resolver *net.Resolver
+	// Logger receives debug records for state changes and error records
+	// for handler panics. Nil means no logging.
+	Logger *slog.Logger
+}
+
+// Registry owns every socket of one program, as one LiveCode engine does.
+// All its methods are safe for concurrent use, including from handlers.
+type Registry struct {
+	cfg  Config
+	disp *dispatcher
+
+	interval atomic.Int64 // time.Duration
+	mu       sync.Mutex   // guards the fields below; never held while a socket's mu is taken
+	sockets  map[string]*socket
+	seq      uint64
+	closed   bool
+	iface    string
+	certs    []string
+
+	wg sync.WaitGroup // socket goroutines
+}
+
+// NewRegistry returns a registry configured by cfg. It fails with a
+// descriptive error when a field is invalid.
+func NewRegistry(cfg Config) (*Registry, error) {
+	switch {
+	case cfg.TimeoutInterval < 0:
+		return nil, fmt.Errorf("lcsock: negative TimeoutInterval %v", cfg.TimeoutInterval)
+	case cfg.TimeoutInterval == 0:
+		cfg.TimeoutInterval = DefaultTimeoutInterval
+	}
+	switch {
+	case cfg.MaxWriteQueue < 0:
+		return nil, fmt.Errorf("lcsock: negative MaxWriteQueue %d", cfg.MaxWriteQueue)
+	case cfg.MaxWriteQueue == 0:
+		cfg.MaxWriteQueue = DefaultMaxWriteQueue
+	}
+	switch {
+	case cfg.MaxReadBuffer < 0:
+		return nil, fmt.Errorf("lcsock: negative MaxReadBuffer %d", cfg.MaxReadBuffer)
+	case cfg.MaxReadBuffer == 0:
+		cfg.MaxReadBuffer = DefaultMaxReadBuffer
+	}
+	if cfg.Dispatch > DispatchPumped {
+		return nil, fmt.Errorf("lcsock: unknown DispatchMode %d", cfg.Dispatch)
+	}
+	if err := checkInterface(cfg.DefaultInterface); err != nil {
+		return nil, err
+	}
+	if cfg.Resolver == nil {
+		cfg.Resolver = net.DefaultResolver
+	}
+	cfg.Certificates = slices.Clone(cfg.Certificates)
+	r := &Registry{
+		cfg:     cfg,
+		sockets: make(map[string]*socket),
+		iface:   cfg.DefaultInterface,
+		certs:   cfg.Certificates,
+	}
+	r.interval.Store(int64(max(cfg.TimeoutInterval, minTimeoutInterval)))
+	r.disp = newDispatcher(cfg.Dispatch, cfg.Logger)
+	r.disp.onPanic = r.handlerPanicked
+	return r, nil
+}
+
+// TimeoutInterval returns LiveCode's socketTimeoutInterval.
+func (r *Registry) TimeoutInterval() time.Duration { return time.Duration(r.interval.Load()) }
+
+// SetTimeoutInterval sets LiveCode's socketTimeoutInterval. Each command
+// reads it when issued, so it affects commands issued from now on (and
+// the repeats of timeouts already reported). Values below 1 ms become
+// 1 ms, as in LiveCode.
+func (r *Registry) SetTimeoutInterval(d time.Duration) {
+	r.interval.Store(int64(max(d, minTimeoutInterval)))
+}
+
+// DefaultInterface returns LiveCode's defaultNetworkInterface ("" when unset).
+func (r *Registry) DefaultInterface() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.iface
+}
+
+// SetDefaultInterface sets LiveCode's defaultNetworkInterface: the local
+// address for opens without a From host and for accept. "" clears it.
+// Anything but an IPv4 or IPv6 address gives an error wrapping
+// ErrBadInterface and leaves the setting unchanged.
+func (r *Registry) SetDefaultInterface(addr string) error {
+	if err := checkInterface(addr); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.iface = addr
+	r.mu.Unlock()
+	return nil
+}
+
+func checkInterface(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	if _, err := netip.ParseAddr(addr); err != nil {
+		return &OpError{Op: "set interface", Err: fmt.Errorf("%w: %q", ErrBadInterface, addr)}
+	}
+	return nil
+}
+
+// Certificates returns LiveCode's sslCertificates list.
+func (r *Registry) Certificates() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.certs)
+}
+
+// SetCertificates sets LiveCode's sslCertificates: files and folders of
+// PEM certificates trusted by verified TLS opens. Entries are read when a
+// secure socket is opened.
+func (r *Registry) SetCertificates(paths []string) {
+	r.mu.Lock()
+	r.certs = slices.Clone(paths)
+	r.mu.Unlock()
+}
+
+// OpenSockets returns the IDs of the open sockets in the order they were
+// opened, as LiveCode's openSockets: sockets still connecting are listed,
+// sockets closed with CloseSocket are not.
+func (r *Registry) OpenSockets() []string {
+	r.mu.Lock()
+	list := make([]*socket, 0, len(r.sockets))
+	for _, s := range r.sockets {
+		list = append(list, s)
+	}
+	r.mu.Unlock()
+	slices.SortFunc(list, func(a, b *socket) int { return cmp.Compare(a.seq, b.seq) })
+	ids := make([]string, len(list))
+	for i, s := range list {
+		ids[i] = s.id
+	}
+	return ids
+}
+
+// lookup finds an open socket by its whole ID, case-insensitively.
+func (r *Registry) lookup(op, id string) (*socket, error) {
+	r.mu.Lock()
+	s, ok := r.sockets[idKey(id)]
+	closed := r.closed
+	r.mu.Unlock()
+	switch {
+	case closed:
+		return nil, &OpError{Op: op, Socket: id, Err: ErrClosed}
+	case !ok:
+		return nil, &OpError{Op: op, Socket: id, Err: ErrSocketNotOpen}
+	}
+	return s, nil
+}
+
+// add puts s in the table under its ID, failing if the ID is taken.
+func (r *Registry) add(s *socket) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return &OpError{Op: "open", Socket: s.id, Err: ErrClosed}
+	}
+	if _, dup := r.sockets[s.key]; dup {
+		return &OpError{Op: "open", Socket: s.id, Err: ErrAlreadyOpen}
+	}
+	r.seq++
+	s.seq = r.seq
+	r.sockets[s.key] = s
+	return nil
+}
+
+// remove takes s out of the table if it is still there.
+func (r *Registry) remove(s *socket) {
+	r.mu.Lock()
+	if r.sockets[s.key] == s {
+		delete(r.sockets, s.key)
+	}
+	r.mu.Unlock()
+}
+
+func (r *Registry) handler(h Handler) Handler {
+	if h != nil {
+		return h
+	}
+	return r.cfg.Handler
+}
+
+// CloseSocket closes the socket, as LiveCode's close socket: the ID
+// leaves OpenSockets at once and may be reopened at once; pending
+// asynchronous reads are dropped without events and unread input is
+// discarded; blocking Read and Write calls waiting on it return an error
+// wrapping ErrClosed; asynchronous writes already queued are still sent
+// (bounded by the timeout interval) and their events fire. No
+// socketClosed or socketError is sent for a local close. An unknown ID
+// gives an error wrapping ErrSocketNotOpen. It does not block.
+func (r *Registry) CloseSocket(id string) error {
+	s, err := r.lookup("close", id)
+	if err != nil {
+		return err
+	}
+	r.remove(s)
+	s.closeLocal()
+	return nil
+}
+
+// Close closes every socket at once, without flushing writes, stops event
+// delivery (events not yet delivered are dropped) and waits for the
+// registry's goroutines to exit. Blocking calls return errors wrapping
+// ErrClosed. It is idempotent and may be called from a handler.
+func (r *Registry) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	all := make([]*socket, 0, len(r.sockets))
+	for _, s := range r.sockets {
+		all = append(all, s)
+	}
+	clear(r.sockets)
+	r.mu.Unlock()
+	for _, s := range all {
+		s.abort()
+	}
+	r.disp.close()
+	r.wg.Wait()
+	return nil
+}
+
+// Shutdown closes every socket the way CloseSocket does — queued writes
+// are flushed and their events delivered — waits until they are done or
+// ctx ends, then closes the registry as Close does. It returns ctx's
+// error if ctx ended first.
+func (r *Registry) Shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	all := make([]*socket, 0, len(r.sockets))
+	for _, s := range r.sockets {
+		all = append(all, s)
+	}
+	r.mu.Unlock()
+	var err error
+	for _, s := range all {
+		r.remove(s)
+		s.closeLocal()
+	}
+	for _, s := range all {
+		select {
+		case <-s.finished:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil {
+			break
+		}
+	}
+	if r.cfg.Dispatch == DispatchSerial && err == nil {
+		// Let the write events of the flushed sockets reach their handlers.
+		r.drainSerial(ctx)
+	}
+	return errors.Join(err, r.Close())
+}
+
+// drainSerial waits until the serial dispatcher's queue is empty.
+func (r *Registry) drainSerial(ctx context.Context) {
+	done := make(chan struct{})
+	r.disp.post(HandlerFunc(func(Event) { close(done) }), Event{}, nil)
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// Dispatch delivers queued events on the calling goroutine, for
+// registries in DispatchPumped mode: it waits until at least one event is
+// queued (or ctx ends, or the registry closes), then calls the handlers
+// of every queued event, in order, and returns how many it delivered.
+// It is LiveCode's "wait for messages". Calls from several goroutines
+// take turns.
+func (r *Registry) Dispatch(ctx context.Context) (int, error) {
+	if r.cfg.Dispatch != DispatchPumped {
+		return 0, errors.New("lcsock: Dispatch needs DispatchPumped mode")
+	}
+	return r.disp.pump(ctx, true)
+}
+
+// DispatchPending delivers the events already queued, without waiting,
+// for registries in DispatchPumped mode, and returns how many it
+// delivered.
+func (r *Registry) DispatchPending() int {
+	if r.cfg.Dispatch != DispatchPumped {
+		return 0
+	}
+	n, _ := r.disp.pump(context.Background(), false)
+	return n
+}
+
+// handlerPanicked closes the socket whose event a handler panicked on.
+func (r *Registry) handlerPanicked(p pending, v any) {
+	if p.s == nil {
+		return
+	}
+	r.remove(p.s)
+	if p.ev.Kind == EventError || p.ev.Kind == EventClosed {
+		p.s.abort()
+		return
+	}
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	p.s.fail(&OpError{Op: "handler", Socket: p.s.id, Err: fmt.Errorf("%w: %v", ErrHandlerPanic, v)})
+}
+
+func (r *Registry) debug(msg string, args ...any) {
+	if l := r.cfg.Logger; l != nil {
+		l.Debug(msg, args...)
+	}
+}

@@ -1,0 +1,1128 @@
+package lcsock
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Buffer sizes of the data path.
+const (
+	readChunkMin = 4 << 10   // first read buffer of a socket
+	readChunkMax = 64 << 10  // largest single read from the kernel
+	writeChunk   = 256 << 10 // largest single write, so progress is seen
+)
+
+type sockState uint8
+
+const (
+	stateConnecting sockState = iota // resolving and dialing
+	stateOpen                        // connected
+	stateClosing                     // closed locally, flushing writes
+	stateDone                        // finished; conn closed
+)
+
+var stateNames = [...]string{"connecting", "open", "closing", "closed"}
+
+func (s sockState) String() string { return stateNames[s] }
+
+// readReq is one pending read, blocking or with message.
+type readReq struct {
+	m        matcher
+	spec     ReadSpec
+	h        Handler // async: the handler given to the read
+	name     string
+	iv       time.Duration // timeout interval when issued
+	issued   time.Time
+	blocking bool
+	done     chan readResult // blocking only; capacity 1
+}
+
+type readResult struct {
+	data []byte
+	err  error
+}
+
+// writeReq is one pending write, blocking or with message.
+type writeReq struct {
+	data       []byte
+	off        int // bytes sent
+	h          Handler
+	name       string
+	iv         time.Duration
+	blocking   bool
+	closeWrite bool       // half-close marker queued by CloseWrite
+	cancelErr  error      // set when a blocking caller gave up while the write was in progress
+	done       chan error // blocking only; capacity 1
+}
+
+// socket is one TCP connection and its queues.
+//
+// Lock order: Registry.mu is never held while taking socket.mu, and
+// socket.mu is never held while calling user code or blocking on I/O.
+// dispatcher.mu may be taken with socket.mu held (posting events).
+type socket struct {
+	reg   *Registry
+	id    string // as written
+	key   string
+	addr  ID
+	owner Handler
+	seq   uint64
+	opts  options
+
+	finished      chan struct{} // closed when the socket reaches stateDone
+	timeoutQueued atomic.Bool
+
+	mu         sync.Mutex
+	space      sync.Cond // the reader waits on it while the buffer is full
+	state      sockState
+	conn       net.Conn
+	cancelDial context.CancelFunc
+
+	// Input. Only the reader goroutine changes buf's length or backing
+	// array; consumers advance rpos.
+	buf   []byte
+	rpos  int
+	eof   bool  // no more input will come
+	rerr  error // why input ended, if not a clean EOF
+	reads []*readReq
+
+	// Output.
+	writes      []*writeReq
+	queued      int  // bytes of async writes queued
+	writing     bool // the writer goroutine runs
+	aborting    bool // a write deadline was set to abort the head write
+	wroteClosed bool // CloseWrite was queued
+
+	// Timeouts: the time of the last progress of each kind of pending
+	// operation and the interval that applies to it.
+	timer     *time.Timer
+	timerAt   time.Time
+	openMark  time.Time
+	openIv    time.Duration
+	readMark  time.Time
+	readIv    time.Duration
+	writeMark time.Time
+	writeIv   time.Duration
+	lastRecv  time.Time
+	openedAt  time.Time
+	connectAt time.Time
+	bytesIn   uint64
+	bytesOut  uint64
+}
+
+func newSocket(r *Registry, id string, addr ID, owner Handler, o options) *socket {
+	s := &socket{
+		reg:      r,
+		id:       id,
+		key:      idKey(id),
+		addr:     addr,
+		owner:    owner,
+		opts:     o,
+		finished: make(chan struct{}),
+		openedAt: time.Now(),
+	}
+	s.space.L = &s.mu
+	return s
+}
+
+// post queues an event for h. Called with s.mu held, which keeps a
+// socket's events in the order things happened.
+func (s *socket) post(h Handler, ev Event) {
+	s.reg.disp.post(h, ev, s)
+}
+
+func (s *socket) unread() []byte { return s.buf[s.rpos:] }
+
+// --- opening -------------------------------------------------------------
+
+// Open opens a TCP connection to the socket ID id, as LiveCode's open
+// socket. It returns at once: the host is resolved and dialled in the
+// background, and the ID is listed by OpenSockets from the moment Open
+// returns. With WithMessage, an EventConnected is sent to h when the
+// connection is up; if it cannot be made, exactly one EventError
+// (socketError, text "can't resolve hostname" or "can't connect to host"
+// and the reason) is sent to h and the ID leaves OpenSockets. Writes made
+// meanwhile are queued and sent in order once connected.
+//
+// Open itself fails, with no event, when id is malformed (ErrBadID,
+// ErrInvalidPort), already open (ErrAlreadyOpen, compared
+// case-insensitively), when an option is invalid, or when the registry is
+// closed (ErrClosed). A nil h means Config.Handler.
+func (r *Registry) Open(id string, h Handler, opts ...Option) error {
+	addr, err := ParseID(id)
+	if err != nil {
+		return err
+	}
+	o, err := buildOptions("open", id, opts)
+	if err != nil {
+		return err
+	}
+	s := newSocket(r, id, addr, r.handler(h), o)
+	now := time.Now()
+	s.openMark, s.openIv = now, r.TimeoutInterval()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancelDial = cancel
+	if err := r.add(s); err != nil {
+		cancel()
+		return err
+	}
+	r.debug("lcsock: opening", "socket", id)
+	s.mu.Lock()
+	s.armTimer(now.Add(s.openIv))
+	s.mu.Unlock()
+	r.wg.Add(1)
+	go s.run(ctx)
+	return nil
+}
+
+// run dials, then becomes the socket's reader.
+func (s *socket) run(ctx context.Context) {
+	defer s.reg.wg.Done()
+	conn, err := s.dial(ctx)
+	s.cancelDial()
+	s.mu.Lock()
+	if s.state != stateConnecting { // closed while dialing
+		s.mu.Unlock()
+		if conn != nil {
+			conn.Close()
+		}
+		return
+	}
+	if err != nil {
+		s.rerr = err
+		s.eof = true
+		s.finish()
+		s.mu.Unlock()
+		return
+	}
+	s.connected(conn)
+	s.mu.Unlock()
+	s.readLoop()
+}
+
+func (s *socket) dial(ctx context.Context) (net.Conn, error) {
+	r := s.reg
+	d := net.Dialer{Resolver: r.cfg.Resolver, KeepAlive: s.opts.keepAlive}
+	host, port := s.opts.fromHost, s.opts.fromPort
+	if !s.opts.from {
+		host = r.DefaultInterface()
+	}
+	if host != "" || port != 0 {
+		ip, err := resolveLocal(ctx, r.cfg.Resolver, host)
+		if err != nil {
+			return nil, &OpError{Op: "open", Socket: s.id, Err: err}
+		}
+		d.LocalAddr = &net.TCPAddr{IP: ip, Port: port}
+		if s.opts.from {
+			d.Control = reuseControl
+		}
+	}
+	conn, err := d.DialContext(ctx, "tcp", s.addr.Addr())
+	if err != nil {
+		return nil, &OpError{Op: "open", Socket: s.id, Err: dialError(err)}
+	}
+	if tc, ok := conn.(*net.TCPConn); ok && s.opts.noDelaySet {
+		tc.SetNoDelay(s.opts.noDelay)
+	}
+	return conn, nil
+}
+
+// resolveLocal turns a From or default-interface host into an IP.
+func resolveLocal(ctx context.Context, res *net.Resolver, host string) (net.IP, error) {
+	if host == "" {
+		return nil, nil
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return ip, nil
+	}
+	ips, err := res.LookupIP(ctx, "ip", host)
+	if err != nil || len(ips) == 0 {
+		return nil, errors.Join(ErrLocalResolve, err)
+	}
+	return ips[0], nil
+}
+
+// dialError classifies a dial failure under LiveCode's texts.
+func dialError(err error) error {
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &dns):
+		return &causeError{ErrResolve, err}
+	case isBindError(err):
+		return &causeError{ErrBind, err}
+	}
+	return &causeError{ErrConnect, err}
+}
+
+// causeError is a LiveCode sentinel with the Go error that caused it.
+// Its text is "sentinel: cause"; it matches both with errors.Is.
+type causeError struct {
+	kind  error
+	cause error
+}
+
+func (e *causeError) Error() string {
+	return e.kind.Error() + ": " + e.cause.Error()
+}
+
+func (e *causeError) Unwrap() []error { return []error{e.kind, e.cause} }
+
+// connected moves a dialled socket to stateOpen. Called with s.mu held.
+func (s *socket) connected(conn net.Conn) {
+	s.conn = conn
+	s.state = stateOpen
+	now := time.Now()
+	s.connectAt = now
+	s.lastRecv = now
+	if s.opts.message != "" {
+		s.post(s.owner, Event{Kind: EventConnected, Name: s.opts.message, Socket: s.id})
+	}
+	s.reg.debug("lcsock: connected", "socket", s.id, "remote", conn.RemoteAddr())
+	if len(s.reads) > 0 {
+		s.readMark = now
+	}
+	s.serveReads()
+	s.startWriter()
+}
+
+// --- reading -------------------------------------------------------------
+
+// readLoop moves bytes from the connection into the socket's buffer and
+// serves pending reads. It exits when the connection ends.
+func (s *socket) readLoop() {
+	for {
+		s.mu.Lock()
+		for s.state == stateOpen && !s.eof && len(s.buf)-s.rpos >= s.reg.cfg.MaxReadBuffer {
+			s.space.Wait()
+		}
+		if s.state == stateDone || s.eof {
+			s.mu.Unlock()
+			return
+		}
+		b := s.readSpace()
+		conn := s.conn
+		s.mu.Unlock()
+
+		n, err := conn.Read(b)
+
+		s.mu.Lock()
+		if n > 0 {
+			s.bytesIn += uint64(n)
+			if s.state == stateClosing {
+				// Closed locally: input is discarded.
+				s.rpos = len(s.buf) + n
+			}
+			s.buf = s.buf[:len(s.buf)+n]
+			s.lastRecv = time.Now()
+			if len(s.reads) > 0 {
+				s.readMark = s.lastRecv
+			}
+			s.serveReads()
+		}
+		if err != nil {
+			s.endInput(err)
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+	}
+}
+
+// readSpace compacts or grows the buffer and returns the free space to
+// read into: never more than keeps the unread bytes within MaxReadBuffer.
+// Called with s.mu held by the reader goroutine.
+func (s *socket) readSpace() []byte {
+	unread := len(s.buf) - s.rpos
+	if unread == 0 {
+		s.buf, s.rpos = s.buf[:0], 0
+	}
+	want := min(s.reg.cfg.MaxReadBuffer-unread, readChunkMax)
+	if cap(s.buf)-len(s.buf) < want {
+		if s.rpos > 0 && cap(s.buf)-unread >= want {
+			copy(s.buf, s.buf[s.rpos:])
+			s.buf, s.rpos = s.buf[:unread], 0
+		} else if cap(s.buf)-len(s.buf) < readChunkMin || unread > 0 {
+			size := max(readChunkMin, 2*cap(s.buf))
+			size = min(max(size, unread+want), unread+readChunkMax)
+			nb := make([]byte, unread, size)
+			copy(nb, s.buf[s.rpos:])
+			s.buf, s.rpos = nb, 0
+		}
+	}
+	free := s.buf[len(s.buf):cap(s.buf)]
+	return free[:min(len(free), want)]
+}
+
+// endInput records that no more input will come. Called with s.mu held.
+func (s *socket) endInput(err error) {
+	if s.eof {
+		return
+	}
+	s.eof = true
+	if err != io.EOF && s.state == stateOpen {
+		s.rerr = &OpError{Op: "read", Socket: s.id, Err: err}
+	}
+	s.serveReads()
+	s.maybeFinish()
+}
+
+// addRead queues a read request and serves the queue. Called with s.mu held.
+func (s *socket) addRead(req *readReq) error {
+	if err := req.spec.validate(s.reg.cfg.MaxReadBuffer); err != nil {
+		return &OpError{Op: "read", Socket: s.id, Err: err}
+	}
+	if s.state == stateClosing || s.state == stateDone {
+		return &OpError{Op: "read", Socket: s.id, Err: ErrSocketNotOpen}
+	}
+	req.m = newMatcher(req.spec)
+	req.issued = time.Now()
+	s.reads = append(s.reads, req)
+	if len(s.reads) == 1 {
+		s.readMark, s.readIv = req.issued, req.iv
+		if !req.blocking {
+			s.armTimer(req.issued.Add(req.iv))
+		}
+	}
+	if s.state == stateOpen {
+		s.serveReads()
+		s.maybeFinish()
+	}
+	return nil
+}
+
+// serveReads completes pending reads, strictly in order, from the buffer.
+// Called with s.mu held.
+func (s *socket) serveReads() {
+	served := false
+	for len(s.reads) > 0 {
+		req := s.reads[0]
+		unread := s.unread()
+		n, done, short := req.m.match(unread, s.eof)
+		var res readResult
+		switch {
+		case done:
+			res.data = append([]byte(nil), unread[:n]...)
+			s.rpos += n
+			if short {
+				res.err = io.EOF
+				if s.rerr != nil {
+					res.err = s.rerr
+				}
+			}
+		case len(unread) >= s.reg.cfg.MaxReadBuffer:
+			res.err = &OpError{Op: "read", Socket: s.id, Err: errors.Join(ErrBufferFull,
+				errors.New("no match in "+strconv.Itoa(len(unread))+" buffered bytes (Config.MaxReadBuffer)"))}
+		default:
+			if served {
+				s.newReadHead()
+				s.space.Signal()
+			}
+			return
+		}
+		s.reads[0] = nil
+		s.reads = s.reads[1:]
+		served = true
+		s.complete(req, res)
+	}
+	if served {
+		s.space.Signal()
+	}
+}
+
+// newReadHead starts the timeout clock of a read that reached the head of
+// the queue. Called with s.mu held.
+func (s *socket) newReadHead() {
+	head := s.reads[0]
+	s.readMark, s.readIv = time.Now(), head.iv
+	if !head.blocking {
+		s.armTimer(s.readMark.Add(s.readIv))
+	}
+}
+
+// complete delivers a read's result. Called with s.mu held.
+func (s *socket) complete(req *readReq, res readResult) {
+	if req.blocking {
+		req.done <- res
+		return
+	}
+	ev := Event{Kind: EventRead, Name: req.name, Socket: s.id, Data: res.data, Err: res.err, EOF: s.eof}
+	if u := req.spec.Unit(); req.spec.isBinary() {
+		ev.unit, ev.chunk = u, true
+	}
+	s.post(req.h, ev)
+}
+
+// removeRead takes a blocking read out of the queue if it is still
+// pending, and reports whether it did. Called with s.mu held.
+func (s *socket) removeRead(req *readReq) bool {
+	for i, r := range s.reads {
+		if r == req {
+			s.reads = append(s.reads[:i], s.reads[i+1:]...)
+			if i == 0 && len(s.reads) > 0 {
+				s.newReadHead()
+				s.serveReads()
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// --- writing -------------------------------------------------------------
+
+// addWrite queues a write. Called with s.mu held.
+func (s *socket) addWrite(w *writeReq) error {
+	switch {
+	case s.state == stateClosing || s.state == stateDone:
+		return &OpError{Op: "write", Socket: s.id, Err: ErrSocketNotOpen}
+	case s.rerr != nil:
+		return &OpError{Op: "write", Socket: s.id, Err: ErrClosed}
+	case s.wroteClosed:
+		return &OpError{Op: "write", Socket: s.id, Err: errors.Join(ErrClosed, errors.New("write side closed by CloseWrite"))}
+	}
+	if !w.blocking {
+		if s.queued+len(w.data) > s.reg.cfg.MaxWriteQueue {
+			return &OpError{Op: "write", Socket: s.id, Err: errors.Join(ErrBufferFull,
+				errors.New(strconv.Itoa(s.queued)+" bytes already queued (Config.MaxWriteQueue)"))}
+		}
+		s.queued += len(w.data)
+	}
+	s.writes = append(s.writes, w)
+	if len(s.writes) == 1 {
+		now := time.Now()
+		s.writeMark, s.writeIv = now, w.iv
+		if !w.blocking {
+			s.armTimer(now.Add(w.iv))
+		}
+	}
+	s.startWriter()
+	return nil
+}
+
+// startWriter starts the writer goroutine if there is work for it.
+// Called with s.mu held.
+func (s *socket) startWriter() {
+	if s.writing || len(s.writes) == 0 || s.conn == nil || s.state == stateDone {
+		return
+	}
+	s.writing = true
+	s.reg.wg.Add(1)
+	go s.writeLoop()
+}
+
+// writeLoop sends the queued writes in order, then exits.
+func (s *socket) writeLoop() {
+	defer s.reg.wg.Done()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if len(s.writes) == 0 || s.state == stateDone || s.rerr != nil {
+			s.writing = false
+			for _, w := range s.writes {
+				if w.blocking {
+					w.done <- cmp.Or(w.cancelErr, s.rerr, error(&OpError{Op: "write", Socket: s.id, Err: ErrClosed}))
+				}
+			}
+			s.writes = nil
+			switch {
+			case s.state == stateClosing:
+				s.finish()
+			case s.eof:
+				s.maybeFinish()
+			}
+			return
+		}
+		w := s.writes[0]
+		conn := s.conn
+		var err error
+		var n int
+		s.mu.Unlock()
+		if w.closeWrite {
+			if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+				err = cw.CloseWrite()
+			}
+		} else {
+			n, err = conn.Write(w.data[w.off:min(len(w.data), w.off+writeChunk)])
+		}
+		s.mu.Lock()
+		aborted := s.aborting
+		if aborted {
+			s.aborting = false
+			conn.SetWriteDeadline(time.Time{})
+		}
+		if n > 0 {
+			s.bytesOut += uint64(n)
+			s.writeMark = time.Now()
+		}
+		if len(s.writes) == 0 || s.writes[0] != w {
+			continue // failed or closed while the lock was released
+		}
+		w.off += n
+		if aborted {
+			if w.cancelErr != nil {
+				s.popWrite()
+				w.done <- w.cancelErr
+				continue
+			}
+			if isTimeout(err) {
+				err = nil // our abort hit a write it was not meant for; retry
+			}
+		}
+		if err != nil {
+			if s.state == stateDone {
+				continue // closed under us; the loop exits above
+			}
+			s.fail(&OpError{Op: "write", Socket: s.id, Err: err})
+			continue
+		}
+		if w.off < len(w.data) {
+			continue
+		}
+		s.popWrite()
+		switch {
+		case w.blocking:
+			w.done <- nil
+		case w.name != "":
+			s.post(w.h, Event{Kind: EventWritten, Name: w.name, Socket: s.id})
+		}
+	}
+}
+
+// popWrite removes the head write. Called with s.mu held.
+func (s *socket) popWrite() {
+	w := s.writes[0]
+	if !w.blocking {
+		s.queued -= len(w.data)
+	}
+	s.writes[0] = nil
+	s.writes = s.writes[1:]
+	if len(s.writes) == 0 {
+		s.writes = nil
+	}
+	s.writeMark = time.Now()
+	if len(s.writes) > 0 {
+		head := s.writes[0]
+		s.writeIv = head.iv
+		if !head.blocking {
+			s.armTimer(s.writeMark.Add(s.writeIv))
+		}
+	}
+}
+
+// cancelWrite withdraws a blocking write whose caller gives up. If the
+// write is not in progress it is removed and cancelWrite returns true;
+// otherwise the head write is aborted and the writer reports err on
+// w.done. Called with s.mu held.
+func (s *socket) cancelWrite(w *writeReq, err error) bool {
+	for i, q := range s.writes {
+		if q != w {
+			continue
+		}
+		if i == 0 && s.writing {
+			w.cancelErr = err
+			s.aborting = true
+			s.conn.SetWriteDeadline(time.Unix(1, 0))
+			return false
+		}
+		s.writes = append(s.writes[:i], s.writes[i+1:]...)
+		return true
+	}
+	return false // already completed; the result is in w.done
+}
+
+// --- closing -------------------------------------------------------------
+
+// maybeFinish ends a socket whose input has ended once every pending
+// read is served, the buffer is drained and the writes are flushed.
+// Called with s.mu held.
+func (s *socket) maybeFinish() {
+	if !s.eof || s.state != stateOpen || len(s.reads) > 0 || len(s.unread()) > 0 {
+		return
+	}
+	if s.rerr == nil && len(s.writes) > 0 {
+		return // the writer finishes after the flush
+	}
+	s.finish()
+}
+
+// finish closes the connection, fails what still waits and sends the
+// final event: socketError when input ended with an error, socketClosed
+// when the peer closed; nothing after a local close. Called with s.mu held.
+func (s *socket) finish() {
+	if s.state == stateDone {
+		return
+	}
+	local := s.state == stateClosing
+	wasConnecting := s.state == stateConnecting
+	s.state = stateDone
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	if s.cancelDial != nil {
+		s.cancelDial()
+	}
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	werr := s.rerr
+	if werr == nil {
+		werr = &OpError{Op: "write", Socket: s.id, Err: ErrClosed}
+	}
+	s.failWaiters(werr)
+	s.space.Broadcast()
+	close(s.finished)
+	s.reg.remove(s)
+	switch {
+	case local:
+	case s.rerr != nil:
+		s.post(s.owner, Event{Kind: EventError, Name: "socketError", Socket: s.id, Err: s.rerr})
+	case !wasConnecting:
+		s.post(s.owner, Event{Kind: EventClosed, Name: "socketClosed", Socket: s.id})
+	}
+	s.reg.debug("lcsock: finished", "socket", s.id, "err", s.rerr)
+}
+
+// failWaiters ends the blocking calls still waiting and drops the rest.
+// Called with s.mu held.
+func (s *socket) failWaiters(err error) {
+	for _, r := range s.reads {
+		if r.blocking {
+			r.done <- readResult{err: err}
+		}
+	}
+	s.reads = nil
+	for i, w := range s.writes {
+		if !w.blocking {
+			continue
+		}
+		if i == 0 && s.writing {
+			w.cancelErr = err // the writer reports it when it sees stateDone
+			continue
+		}
+		w.done <- err
+	}
+	if len(s.writes) > 0 && s.writing && s.writes[0].blocking {
+		s.writes = s.writes[:1]
+	} else {
+		s.writes = nil
+	}
+	s.queued = 0
+}
+
+// fail ends the socket with err: one socketError to the owner after the
+// data already buffered has been given to the pending reads. Called with
+// s.mu held.
+func (s *socket) fail(err error) {
+	if s.state == stateDone {
+		return
+	}
+	if s.state == stateClosing {
+		s.finish()
+		return
+	}
+	if s.rerr == nil {
+		s.rerr = err
+	}
+	s.eof = true
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	s.space.Broadcast()
+	s.serveReads()
+	if s.state == stateConnecting || (len(s.reads) == 0 && len(s.unread()) == 0) {
+		s.finish()
+		return
+	}
+	// Buffered data remains for reads; drop what can no longer be sent.
+	s.failWaiters(err)
+}
+
+// closeLocal is CloseSocket after the ID left the table.
+func (s *socket) closeLocal() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch s.state {
+	case stateDone, stateClosing:
+		return
+	case stateConnecting:
+		s.state = stateClosing
+		s.finish()
+		return
+	}
+	s.state = stateClosing
+	for _, r := range s.reads {
+		if r.blocking {
+			r.done <- readResult{err: &OpError{Op: "read", Socket: s.id, Err: ErrClosed}}
+		}
+	}
+	s.reads = nil
+	s.rpos = len(s.buf)
+	s.space.Broadcast()
+	kept := s.writes[:0]
+	for i, w := range s.writes {
+		switch {
+		case !w.blocking:
+			kept = append(kept, w)
+		case i == 0 && s.writing:
+			w.cancelErr = &OpError{Op: "write", Socket: s.id, Err: ErrClosed}
+			s.aborting = true
+			s.conn.SetWriteDeadline(time.Unix(1, 0))
+			kept = append(kept, w)
+		default:
+			w.done <- &OpError{Op: "write", Socket: s.id, Err: ErrClosed}
+		}
+	}
+	s.writes = kept
+	if len(s.writes) == 0 || s.rerr != nil {
+		s.finish()
+		return
+	}
+	s.writeMark = time.Now()
+	s.writeIv = s.reg.TimeoutInterval()
+	s.armTimer(s.writeMark.Add(s.writeIv))
+}
+
+// abort closes the socket at once, without flushing and without events.
+func (s *socket) abort() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateDone {
+		s.state = stateClosing
+		s.writes = dropAsync(s.writes)
+		s.finish()
+	}
+}
+
+func dropAsync(ws []*writeReq) []*writeReq {
+	kept := ws[:0]
+	for _, w := range ws {
+		if w.blocking {
+			kept = append(kept, w)
+		}
+	}
+	return kept
+}
+
+// --- timeouts ------------------------------------------------------------
+
+// armTimer makes sure the timer fires no later than at. Called with s.mu held.
+func (s *socket) armTimer(at time.Time) {
+	if s.state == stateDone {
+		return
+	}
+	if s.timer == nil {
+		s.timer = time.AfterFunc(time.Until(at), s.onTimer)
+		s.timerAt = at
+		return
+	}
+	if s.timerAt.IsZero() || at.Before(s.timerAt) {
+		s.timer.Reset(time.Until(at))
+		s.timerAt = at
+	}
+}
+
+// onTimer sends socketTimeout when an open, an asynchronous read or an
+// asynchronous write has made no progress for its interval, and bounds the
+// flush of a closing socket.
+func (s *socket) onTimer() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.timerAt = time.Time{}
+	now := time.Now()
+	var op Op
+	var next time.Time
+	check := func(mark *time.Time, iv *time.Duration, o Op) {
+		due := mark.Add(*iv)
+		if !due.After(now) {
+			if op == OpNone {
+				op = o
+			}
+			*mark, *iv = now, s.reg.TimeoutInterval()
+			due = now.Add(*iv)
+		}
+		if next.IsZero() || due.Before(next) {
+			next = due
+		}
+	}
+	switch s.state {
+	case stateDone:
+		return
+	case stateConnecting:
+		check(&s.openMark, &s.openIv, OpOpen)
+	case stateClosing:
+		if len(s.writes) > 0 && !s.writeMark.Add(s.writeIv).After(now) {
+			s.finish() // the flush made no progress for the interval
+			return
+		}
+		if len(s.writes) > 0 {
+			next = s.writeMark.Add(s.writeIv)
+		}
+	case stateOpen:
+		if len(s.reads) > 0 && !s.reads[0].blocking {
+			check(&s.readMark, &s.readIv, OpRead)
+		}
+		if len(s.writes) > 0 && !s.writes[0].blocking {
+			check(&s.writeMark, &s.writeIv, OpWrite)
+		}
+	}
+	if !next.IsZero() {
+		s.armTimer(next)
+	}
+	if op != OpNone && s.timeoutQueued.CompareAndSwap(false, true) {
+		s.post(s.owner, Event{Kind: EventTimeout, Name: "socketTimeout", Socket: s.id, Op: op})
+	}
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// --- verbs ---------------------------------------------------------------
+
+// Read is LiveCode's blocking "read from socket id <spec>". It waits until
+// spec is satisfied and returns the data (which includes an until-read's
+// delimiter). Reads on a socket complete strictly in the order they were
+// issued, blocking and with message mixed: a Read behind a pending
+// ReadWithMessage waits its turn.
+//
+// When the stream ends first, Read returns what the buffer could give
+// (possibly nothing) and io.EOF, unwrapped (UntilEOF returns nil: the end
+// is its condition). It returns an error wrapping ErrTimeout when no byte
+// arrives for the timeout interval in force when Read was called; ctx's
+// error when ctx ends; ErrClosed when the socket is closed meanwhile. On
+// timeout or cancellation nothing is consumed: the buffered bytes stay for
+// the next read. An unknown ID gives ErrSocketNotOpen, an until-read
+// longer than Config.MaxReadBuffer ErrBufferFull (the data stays
+// buffered).
+func (r *Registry) Read(ctx context.Context, id string, spec ReadSpec) ([]byte, error) {
+	s, err := r.lookup("read", id)
+	if err != nil {
+		return nil, err
+	}
+	req := &readReq{spec: spec, iv: r.TimeoutInterval(), blocking: true, done: make(chan readResult, 1)}
+	s.mu.Lock()
+	err = s.addRead(req)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	timer := time.NewTimer(req.iv)
+	defer timer.Stop()
+	for {
+		select {
+		case res := <-req.done:
+			return res.data, res.err
+		case <-ctx.Done():
+			s.mu.Lock()
+			removed := s.removeRead(req)
+			s.mu.Unlock()
+			if removed {
+				return nil, &OpError{Op: "read", Socket: id, Err: ctx.Err()}
+			}
+		case <-timer.C:
+			s.mu.Lock()
+			idle := time.Since(latest(req.issued, s.lastRecv))
+			if idle < req.iv {
+				s.mu.Unlock()
+				timer.Reset(req.iv - idle)
+				continue
+			}
+			removed := s.removeRead(req)
+			s.mu.Unlock()
+			if removed {
+				return nil, &OpError{Op: "read", Socket: id, Err: ErrTimeout}
+			}
+		}
+	}
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// ReadWithMessage is LiveCode's "read from socket id <spec> with message
+// name". It returns at once; when spec is satisfied an EventRead named
+// name, with the socket ID and the data, is sent to h (nil means
+// Config.Handler) — never during this call. If the stream ends first, the
+// event carries what the buffer could give and Err io.EOF; then the
+// socket's owner gets socketClosed. While the read waits with no bytes
+// arriving, the owner gets socketTimeout every timeout interval. An
+// until-read that passes Config.MaxReadBuffer completes with Err wrapping
+// ErrBufferFull and no data, leaving the data buffered.
+func (r *Registry) ReadWithMessage(id string, spec ReadSpec, h Handler, name string) error {
+	s, err := r.lookup("read", id)
+	if err != nil {
+		return err
+	}
+	req := &readReq{spec: spec, iv: r.TimeoutInterval(), h: r.handler(h), name: name}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addRead(req)
+}
+
+// Write is LiveCode's blocking "write data to socket id". It returns once
+// every byte is handed to the kernel (not when the peer has them), and
+// how many bytes were sent. Writes go out in the order they were made;
+// a Write made while the socket is still connecting waits for the
+// connection. It returns an error wrapping ErrTimeout when no byte moves
+// for the timeout interval in force when Write was called, ctx's error
+// when ctx ends, and ErrClosed when the socket is closed meanwhile; then
+// the unsent rest of data is dropped and n says how much the peer may
+// have received. Any write error on the connection is fatal to the
+// socket: its owner gets one socketError. Write does not keep data after
+// it returns.
+func (r *Registry) Write(ctx context.Context, id string, data []byte) (int, error) {
+	s, err := r.lookup("write", id)
+	if err != nil {
+		return 0, err
+	}
+	w := &writeReq{data: data, iv: r.TimeoutInterval(), blocking: true, done: make(chan error, 1)}
+	s.mu.Lock()
+	err = s.addWrite(w)
+	s.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	timer := time.NewTimer(w.iv)
+	defer timer.Stop()
+	var cause error
+	for cause == nil {
+		select {
+		case err := <-w.done:
+			return w.sent(), err
+		case <-ctx.Done():
+			cause = ctx.Err()
+		case <-timer.C:
+			s.mu.Lock()
+			idle := time.Since(s.writeMark)
+			s.mu.Unlock()
+			if idle < w.iv {
+				timer.Reset(w.iv - idle)
+				continue
+			}
+			cause = ErrTimeout
+		}
+	}
+	err = &OpError{Op: "write", Socket: id, Err: cause}
+	s.mu.Lock()
+	removed := s.cancelWrite(w, err)
+	s.mu.Unlock()
+	if !removed {
+		err = <-w.done // the writer finishes or aborts the write in progress
+	}
+	return w.sent(), err
+}
+
+// sent returns how many bytes of a finished write went out. The writer
+// has stopped touching w once its result was delivered.
+func (w *writeReq) sent() int { return w.off }
+
+// WriteWithMessage is LiveCode's "write data to socket id with message
+// name". It copies data, queues it and returns at once; when all of it is
+// in the kernel an EventWritten named name is sent to h (nil means
+// Config.Handler). An empty name sends no event. When the queued bytes of
+// the socket would pass Config.MaxWriteQueue it fails with ErrBufferFull
+// and queues nothing. While the write makes no progress the owner gets
+// socketTimeout every timeout interval.
+func (r *Registry) WriteWithMessage(id string, data []byte, h Handler, name string) error {
+	s, err := r.lookup("write", id)
+	if err != nil {
+		return err
+	}
+	w := &writeReq{data: append([]byte(nil), data...), iv: r.TimeoutInterval(), h: r.handler(h), name: name}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addWrite(w)
+}
+
+// CloseWrite half-closes the connection once the writes already queued
+// are sent: the peer reads end of stream, while this side can still read.
+// Later writes fail with ErrClosed. Not in LiveCode.
+func (r *Registry) CloseWrite(id string) error {
+	s, err := r.lookup("closewrite", id)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.addWrite(&writeReq{closeWrite: true, iv: r.TimeoutInterval()}); err != nil {
+		return err
+	}
+	s.wroteClosed = true
+	return nil
+}
+
+// PeerAddress is LiveCode's peerAddress: the remote IP address of the
+// socket, without the port; "" while it is still connecting. An unknown
+// ID gives an error whose text is LiveCode's "not an open socket".
+func (r *Registry) PeerAddress(id string) (string, error) {
+	return r.address(id, net.Conn.RemoteAddr)
+}
+
+// HostAddress is LiveCode's hostAddress: the local IP address of the
+// socket, without the port; "" while it is still connecting. An unknown
+// ID gives an error whose text is LiveCode's "not an open socket".
+func (r *Registry) HostAddress(id string) (string, error) {
+	return r.address(id, net.Conn.LocalAddr)
+}
+
+func (r *Registry) address(id string, which func(net.Conn) net.Addr) (string, error) {
+	s, err := r.lookup("address", id)
+	if err != nil {
+		return "", ErrNotAnOpenSocket
+	}
+	s.mu.Lock()
+	conn := s.conn
+	s.mu.Unlock()
+	if conn == nil {
+		return "", nil
+	}
+	if ta, ok := which(conn).(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap().WithZone(ta.Zone).String(), nil
+	}
+	return "", nil
+}
+
+// Stats are a socket's counters, a snapshot taken by [Registry.Stats].
+type Stats struct {
+	State        string    // "connecting", "open", "closing" or "closed"
+	BytesIn      uint64    // bytes read from the connection
+	BytesOut     uint64    // bytes handed to the kernel
+	Buffered     int       // unread bytes held
+	QueuedWrites int       // writes waiting to be sent
+	PendingReads int       // reads waiting to complete
+	OpenedAt     time.Time // when Open (or accept) made the socket
+	ConnectedAt  time.Time // when the connection came up; zero before
+}
+
+// Stats returns the counters of an open socket, or an error wrapping
+// ErrSocketNotOpen.
+func (r *Registry) Stats(id string) (Stats, error) {
+	s, err := r.lookup("stats", id)
+	if err != nil {
+		return Stats{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{
+		State:        s.state.String(),
+		BytesIn:      s.bytesIn,
+		BytesOut:     s.bytesOut,
+		Buffered:     len(s.unread()),
+		QueuedWrites: len(s.writes),
+		PendingReads: len(s.reads),
+		OpenedAt:     s.openedAt,
+		ConnectedAt:  s.connectAt,
+	}, nil
+}

@@ -1,0 +1,9 @@
+//go:build !unix && !windows
+
+package lcsock
+
+import "syscall"
+
+func reuseControl(network, address string, c syscall.RawConn) error { return nil }
+
+func isBindError(err error) bool { return false }

@@ -1,0 +1,26 @@
+//go:build unix
+
+package lcsock
+
+import (
+	"errors"
+	"syscall"
+)
+
+// reuseControl sets SO_REUSEADDR (and SO_REUSEPORT where the system
+// needs it for that) before a From bind, as the LiveCode engine does, so
+// two client sockets may share a local port.
+func reuseControl(network, address string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+		if serr == nil && soReusePort != 0 {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soReusePort, 1)
+		}
+	})
+	return errors.Join(err, serr)
+}
+
+func isBindError(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EADDRNOTAVAIL)
+}

@@ -1,0 +1,27 @@
+//go:build windows
+
+package lcsock
+
+import (
+	"errors"
+	"syscall"
+)
+
+// reuseControl sets SO_REUSEADDR before a From bind, as the LiveCode
+// engine does, so two client sockets may share a local port.
+func reuseControl(network, address string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(syscall.Handle(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+	})
+	return errors.Join(err, serr)
+}
+
+const (
+	wsaeaddrinuse    = syscall.Errno(10048)
+	wsaeaddrnotavail = syscall.Errno(10049)
+)
+
+func isBindError(err error) bool {
+	return errors.Is(err, wsaeaddrinuse) || errors.Is(err, wsaeaddrnotavail)
+}
