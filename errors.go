@@ -37,6 +37,8 @@ var (
 	ErrClosed error = closedError{}
 	// ErrNotReadable: a read from a listener (LiveCode: "can't read from this socket").
 	ErrNotReadable = errors.New("can't read from this socket")
+	// ErrNotWritable: a write to a listener (lcsock's text; LiveCode has none).
+	ErrNotWritable = errors.New("can't write to this socket")
 	// ErrInvalidHostAddress: a name that does not resolve (LiveCode: "invalid host address").
 	ErrInvalidHostAddress = errors.New("invalid host address")
 	// ErrNotAnOpenSocket: HostAddress or PeerAddress of an unknown ID

@@ -16,6 +16,7 @@ type Option struct {
 
 const (
 	verbOpen uint8 = 1 << iota
+	verbAccept
 )
 
 type options struct {
@@ -26,6 +27,7 @@ type options struct {
 	keepAlive  time.Duration
 	noDelaySet bool
 	noDelay    bool
+	maxConns   int
 }
 
 // WithMessage is LiveCode's "with message": Open sends an EventConnected
@@ -91,4 +93,4 @@ func buildOptions(verb, id string, opts []Option) (options, error) {
 	return o, nil
 }
 
-var verbBits = map[string]uint8{"open": verbOpen}
+var verbBits = map[string]uint8{"open": verbOpen, "accept": verbAccept}

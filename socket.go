@@ -77,6 +77,8 @@ type socket struct {
 	opts  options
 
 	finished      chan struct{} // closed when the socket reaches stateDone
+	listener      *listener     // non-nil for a listening socket
+	release       func()        // called once when an accepted socket finishes
 	timeoutQueued atomic.Bool
 
 	mu         sync.Mutex
@@ -671,6 +673,10 @@ func (s *socket) finish() {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
+	if s.release != nil {
+		s.release()
+		s.release = nil
+	}
 	werr := s.rerr
 	if werr == nil {
 		werr = &OpError{Op: "write", Socket: s.id, Err: ErrClosed}
@@ -746,6 +752,10 @@ func (s *socket) fail(err error) {
 
 // closeLocal is CloseSocket after the ID left the table.
 func (s *socket) closeLocal() {
+	if s.listener != nil {
+		s.closeListener()
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch s.state {
@@ -791,6 +801,10 @@ func (s *socket) closeLocal() {
 
 // abort closes the socket at once, without flushing and without events.
 func (s *socket) abort() {
+	if s.listener != nil {
+		s.closeListener()
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state != stateDone {
@@ -903,7 +917,7 @@ func isTimeout(err error) bool {
 // longer than Config.MaxReadBuffer ErrBufferFull (the data stays
 // buffered).
 func (r *Registry) Read(ctx context.Context, id string, spec ReadSpec) ([]byte, error) {
-	s, err := r.lookup("read", id)
+	s, err := r.lookupConn("read", id)
 	if err != nil {
 		return nil, err
 	}
@@ -961,7 +975,7 @@ func latest(a, b time.Time) time.Time {
 // until-read that passes Config.MaxReadBuffer completes with Err wrapping
 // ErrBufferFull and no data, leaving the data buffered.
 func (r *Registry) ReadWithMessage(id string, spec ReadSpec, h Handler, name string) error {
-	s, err := r.lookup("read", id)
+	s, err := r.lookupConn("read", id)
 	if err != nil {
 		return err
 	}
@@ -983,7 +997,7 @@ func (r *Registry) ReadWithMessage(id string, spec ReadSpec, h Handler, name str
 // socket: its owner gets one socketError. Write does not keep data after
 // it returns.
 func (r *Registry) Write(ctx context.Context, id string, data []byte) (int, error) {
-	s, err := r.lookup("write", id)
+	s, err := r.lookupConn("write", id)
 	if err != nil {
 		return 0, err
 	}
@@ -1036,7 +1050,7 @@ func (w *writeReq) sent() int { return w.off }
 // and queues nothing. While the write makes no progress the owner gets
 // socketTimeout every timeout interval.
 func (r *Registry) WriteWithMessage(id string, data []byte, h Handler, name string) error {
-	s, err := r.lookup("write", id)
+	s, err := r.lookupConn("write", id)
 	if err != nil {
 		return err
 	}
@@ -1050,7 +1064,7 @@ func (r *Registry) WriteWithMessage(id string, data []byte, h Handler, name stri
 // are sent: the peer reads end of stream, while this side can still read.
 // Later writes fail with ErrClosed. Not in LiveCode.
 func (r *Registry) CloseWrite(id string) error {
-	s, err := r.lookup("closewrite", id)
+	s, err := r.lookupConn("closewrite", id)
 	if err != nil {
 		return err
 	}
@@ -1063,32 +1077,49 @@ func (r *Registry) CloseWrite(id string) error {
 	return nil
 }
 
+// lookupConn finds a socket that carries data: not a listener.
+func (r *Registry) lookupConn(op, id string) (*socket, error) {
+	s, err := r.lookup(op, id)
+	if err == nil && s.listener != nil {
+		if op == "read" {
+			return nil, &OpError{Op: op, Socket: id, Err: ErrNotReadable}
+		}
+		return nil, &OpError{Op: op, Socket: id, Err: ErrNotWritable}
+	}
+	return s, err
+}
+
 // PeerAddress is LiveCode's peerAddress: the remote IP address of the
 // socket, without the port; "" while it is still connecting. An unknown
 // ID gives an error whose text is LiveCode's "not an open socket".
 func (r *Registry) PeerAddress(id string) (string, error) {
-	return r.address(id, net.Conn.RemoteAddr)
+	return r.address(id, false)
 }
 
 // HostAddress is LiveCode's hostAddress: the local IP address of the
 // socket, without the port; "" while it is still connecting. An unknown
 // ID gives an error whose text is LiveCode's "not an open socket".
 func (r *Registry) HostAddress(id string) (string, error) {
-	return r.address(id, net.Conn.LocalAddr)
+	return r.address(id, true)
 }
 
-func (r *Registry) address(id string, which func(net.Conn) net.Addr) (string, error) {
+func (r *Registry) address(id string, local bool) (string, error) {
 	s, err := r.lookup("address", id)
 	if err != nil {
 		return "", ErrNotAnOpenSocket
 	}
+	var addr net.Addr
 	s.mu.Lock()
-	conn := s.conn
-	s.mu.Unlock()
-	if conn == nil {
-		return "", nil
+	switch {
+	case s.listener != nil && local:
+		addr = s.listener.ln.Addr()
+	case s.conn != nil && local:
+		addr = s.conn.LocalAddr()
+	case s.conn != nil:
+		addr = s.conn.RemoteAddr()
 	}
-	if ta, ok := which(conn).(*net.TCPAddr); ok {
+	s.mu.Unlock()
+	if ta, ok := addr.(*net.TCPAddr); ok {
 		return ta.AddrPort().Addr().Unmap().WithZone(ta.Zone).String(), nil
 	}
 	return "", nil

@@ -656,7 +656,7 @@ func TestCase57_58_65NotOpen(t *testing.T) {
 	p := newPeer(t)
 	reg, rec := newReg(t, lcsock.Config{})
 	_, err := reg.Write(ctxWait(t), "nope:1", []byte("x"))
-	require.ErrorIs(t, err, lcsock.ErrSocketNotOpen) // case 57
+	require.ErrorIs(t, err, lcsock.ErrSocketNotOpen)                       // case 57
 	require.ErrorIs(t, reg.CloseSocket("nope:1"), lcsock.ErrSocketNotOpen) // case 65
 	id := p.id("")
 	c := openConnected(t, reg, rec, p, id)

@@ -1,0 +1,191 @@
+package lcsock
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+// ErrListen: the listening port could not be bound — in use, or not
+// allowed (LiveCode: "Error binding socket", the engine's capitalisation).
+var ErrListen = errors.New("Error binding socket") //nolint:staticcheck // the engine's text
+
+// listener is the part of a socket record that listens: LiveCode names it
+// by its port number.
+type listener struct {
+	ln      net.Listener
+	port    int
+	message string
+	slots   chan struct{} // nil, or one token per accepted socket allowed at once
+	done    chan struct{} // closed when the accept loop exits
+}
+
+// Accept is LiveCode's "accept connections on port port with message
+// message". It listens on the registry's default interface when one is
+// set, else on every interface, and returns the bound port (port 0 picks
+// a free one, LiveCode's it). The listener is listed by OpenSockets under
+// its port number as decimal text; CloseSocket with that text stops
+// accepting and leaves accepted sockets open.
+//
+// Each accepted connection becomes a socket named "peerIP:peerPort"
+// ("[v6]:port" for IPv6) — with "|N" appended, N a number lcsock picks,
+// only if that ID is already taken — and message is sent to h as an
+// EventAccepted whose Params are (new ID, listener port). The accepted
+// socket takes every verb; its socketClosed, socketError and socketTimeout
+// events go to h (nil means Config.Handler).
+//
+// Accept fails at once, with nothing left open, for a port outside
+// 0–65535 (ErrInvalidPort), a port already listened on by this registry
+// (ErrAlreadyOpen), or a port the system will not bind (ErrListen).
+// Options: MaxConnections.
+func (r *Registry) Accept(port int, h Handler, message string, opts ...Option) (int, error) {
+	if port < 0 || port > 65535 {
+		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: ErrInvalidPort}
+	}
+	o, err := buildOptions("accept", strconv.Itoa(port), opts)
+	if err != nil {
+		return 0, err
+	}
+	if r.isClosed() {
+		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: ErrClosed}
+	}
+	host := r.DefaultInterface()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: &causeError{ErrListen, err}}
+	}
+	port = ln.Addr().(*net.TCPAddr).Port
+	id := strconv.Itoa(port)
+	l := &listener{ln: ln, port: port, message: message, done: make(chan struct{})}
+	if o.maxConns > 0 {
+		l.slots = make(chan struct{}, o.maxConns)
+	}
+	s := newSocket(r, id, ID{Port: port}, r.handler(h), o)
+	s.listener = l
+	s.state = stateOpen
+	if err := r.add(s); err != nil {
+		ln.Close()
+		return 0, err
+	}
+	r.debug("lcsock: listening", "port", port, "interface", host)
+	r.wg.Add(1)
+	go s.acceptLoop()
+	return port, nil
+}
+
+func (r *Registry) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
+// acceptLoop accepts connections until the listener is closed.
+func (s *socket) acceptLoop() {
+	defer s.reg.wg.Done()
+	l := s.listener
+	defer close(l.done)
+	var backoff time.Duration
+	for {
+		if l.slots != nil {
+			select {
+			case l.slots <- struct{}{}: // pause here while at the limit
+			case <-s.finished:
+				return
+			}
+		}
+		conn, err := l.ln.Accept()
+		if err != nil {
+			if l.slots != nil {
+				<-l.slots
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: wait and retry, as
+			// net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-s.finished:
+				t.Stop()
+				return
+			}
+			continue
+		}
+		backoff = 0
+		s.reg.adopt(conn, s)
+	}
+}
+
+// adopt registers an accepted connection as a socket named after its peer
+// and announces it to the listener's handler.
+func (r *Registry) adopt(conn net.Conn, lsock *socket) {
+	l := lsock.listener
+	ap := netip.MustParseAddrPort("0.0.0.0:0")
+	if ta, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+		ap = ta.AddrPort()
+	}
+	base := MakeID(ap.Addr().Unmap().String(), int(ap.Port()), "")
+	s := newSocket(r, base.String(), base, lsock.owner, options{})
+	if l.slots != nil {
+		s.release = func() { <-l.slots }
+	}
+	for n := 1; ; n++ {
+		err := r.add(s)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrAlreadyOpen) {
+			conn.Close() // the registry is closed
+			if s.release != nil {
+				s.release()
+			}
+			return
+		}
+		s.id = base.String() + "|" + strconv.Itoa(n)
+		s.key = idKey(s.id)
+	}
+	s.mu.Lock()
+	lsock.mu.Lock()
+	if lsock.state == stateOpen {
+		lsock.post(lsock.owner, Event{Kind: EventAccepted, Name: l.message, Socket: s.id, Listener: lsock.id})
+	}
+	lsock.mu.Unlock()
+	s.connected(conn)
+	s.mu.Unlock()
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		s.readLoop()
+	}()
+}
+
+// closeListener stops accepting; accepted sockets stay open.
+func (s *socket) closeListener() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateDone {
+		return
+	}
+	s.state = stateDone
+	s.listener.ln.Close()
+	close(s.finished)
+	s.reg.remove(s)
+}
+
+// MaxConnections limits how many sockets accepted by one listener may be
+// open at once. At the limit the listener pauses — new connections wait
+// in the system's backlog — until an accepted socket closes. Zero means
+// no limit (the default). For Accept.
+func MaxConnections(n int) Option {
+	return Option{name: "MaxConnections", verbs: verbAccept, apply: func(o *options) error {
+		if n < 0 {
+			return errors.New("negative MaxConnections")
+		}
+		o.maxConns = n
+		return nil
+	}}
+}

@@ -1,0 +1,327 @@
+package lcsock_test
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lcsock/lcsock"
+	"github.com/lcsock/lcsock/lcsocktest"
+	"github.com/stretchr/testify/require"
+)
+
+// echoServer starts a listener in reg that echoes whatever it reads on
+// every accepted socket, and returns its port and the recorder that sees
+// its events.
+func echoServer(t *testing.T, reg *lcsock.Registry, opts ...lcsock.Option) (int, *lcsocktest.Recorder) {
+	t.Helper()
+	rec := &lcsocktest.Recorder{}
+	rec.OnEvent = func(ev lcsock.Event) {
+		switch ev.Kind {
+		case lcsock.EventAccepted:
+			reg.ReadWithMessage(ev.Socket, lcsock.Available(), rec, "echo")
+		case lcsock.EventRead:
+			if len(ev.Data) > 0 {
+				reg.WriteWithMessage(ev.Socket, ev.Data, nil, "")
+			}
+			if ev.Err == nil {
+				reg.ReadWithMessage(ev.Socket, lcsock.Available(), rec, "echo")
+			}
+		}
+	}
+	port, err := reg.Accept(0, rec, "onConn", opts...)
+	require.NoError(t, err)
+	return port, rec
+}
+
+// Cases 18, 19: the listener is named by its real port.
+func TestCase18And19AcceptPort(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{})
+	port, err := reg.Accept(0, nil, "onConn")
+	require.NoError(t, err)
+	require.Greater(t, port, 1024)
+	require.Equal(t, []string{strconv.Itoa(port)}, reg.OpenSockets())
+	require.NotContains(t, reg.OpenSockets(), "0")
+	// Case 18: a fixed port is returned as given. Reuse the freed port.
+	require.NoError(t, reg.CloseSocket(strconv.Itoa(port)))
+	got, err := reg.Accept(port, nil, "onConn")
+	require.NoError(t, err)
+	require.Equal(t, port, got)
+	require.Equal(t, []string{strconv.Itoa(port)}, reg.OpenSockets())
+}
+
+// Case 20: an accepted socket is named peerIP:peerPort; the accept event
+// has (new ID, listener port).
+func TestCase20AcceptedName(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	port, err := reg.Accept(0, nil, "onConn")
+	require.NoError(t, err)
+	c, err := net.Dial("tcp", "127.0.0.1:"+itoa(port))
+	require.NoError(t, err)
+	defer c.Close()
+	ev := rec.WaitFor(t, lcsock.EventAccepted, "", wait)
+	want := c.LocalAddr().String() // 127.0.0.1:E
+	require.Equal(t, "onConn", ev.Name)
+	require.Equal(t, []string{want, strconv.Itoa(port)}, ev.Params())
+	require.Equal(t, []string{strconv.Itoa(port), want}, reg.OpenSockets())
+	a, err := reg.HostAddress(want)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1", a)
+	a, err = reg.PeerAddress(want) // case 103
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1", a)
+	a, err = reg.HostAddress(strconv.Itoa(port))
+	require.NoError(t, err)
+	require.NotEmpty(t, a)
+}
+
+// Case 21: a port out of range is refused. Case 22: a port in use is a
+// clear error and nothing is left open.
+func TestCase21And22BadPorts(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{})
+	_, err := reg.Accept(70000, nil, "onConn")
+	require.ErrorIs(t, err, lcsock.ErrInvalidPort)
+	_, err = reg.Accept(-1, nil, "onConn")
+	require.ErrorIs(t, err, lcsock.ErrInvalidPort)
+	held, err := net.Listen("tcp", ":0")
+	require.NoError(t, err)
+	defer held.Close()
+	_, err = reg.Accept(held.Addr().(*net.TCPAddr).Port, nil, "onConn")
+	require.ErrorIs(t, err, lcsock.ErrListen)
+	require.Equal(t, "Error binding socket", lcsock.ErrListen.Error())
+	require.Empty(t, reg.OpenSockets())
+	// Listening twice on one port in the same registry.
+	port, err := reg.Accept(0, nil, "a")
+	require.NoError(t, err)
+	_, err = reg.Accept(port, nil, "b")
+	require.Error(t, err)
+	require.Equal(t, []string{strconv.Itoa(port)}, reg.OpenSockets())
+}
+
+// Case 23: reading from (or writing to) a listener is refused.
+func TestCase23ReadFromListener(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{})
+	port, err := reg.Accept(0, nil, "onConn")
+	require.NoError(t, err)
+	_, err = reg.Read(ctxWait(t), strconv.Itoa(port), lcsock.For(1, lcsock.Chars))
+	require.ErrorIs(t, err, lcsock.ErrNotReadable)
+	require.Equal(t, "can't read from this socket", lcsock.ErrorText(err))
+	require.ErrorIs(t, reg.ReadWithMessage(strconv.Itoa(port), lcsock.Available(), nil, "x"), lcsock.ErrNotReadable)
+	_, err = reg.Write(ctxWait(t), strconv.Itoa(port), []byte("x"))
+	require.ErrorIs(t, err, lcsock.ErrNotWritable)
+}
+
+// Case 24: closing the listener refuses new connections and leaves the
+// accepted ones open.
+func TestCase24CloseListener(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	port, err := reg.Accept(0, nil, "onConn")
+	require.NoError(t, err)
+	c, err := net.Dial("tcp", "127.0.0.1:"+itoa(port))
+	require.NoError(t, err)
+	defer c.Close()
+	acc := rec.WaitFor(t, lcsock.EventAccepted, "", wait).Socket
+	require.NoError(t, reg.CloseSocket(strconv.Itoa(port)))
+	require.Equal(t, []string{acc}, reg.OpenSockets())
+	_, err = net.Dial("tcp", "127.0.0.1:"+itoa(port))
+	require.Error(t, err)
+	_, err = reg.Write(ctxWait(t), acc, []byte("still here"))
+	require.NoError(t, err)
+	require.Equal(t, "still here", string(readN(t, c, 10)))
+}
+
+// Case 25: the life-cycle events of an accepted socket go to the handler
+// given to Accept.
+func TestCase25AcceptedEventsToAcceptHandler(t *testing.T) {
+	reg, def := newReg(t, lcsock.Config{TimeoutInterval: 20 * time.Millisecond})
+	acceptRec := &lcsocktest.Recorder{}
+	port, err := reg.Accept(0, acceptRec, "onConn")
+	require.NoError(t, err)
+	c, err := net.Dial("tcp", "127.0.0.1:"+itoa(port))
+	require.NoError(t, err)
+	acc := acceptRec.WaitFor(t, lcsock.EventAccepted, "", wait).Socket
+	require.NoError(t, reg.ReadWithMessage(acc, lcsock.Until("\n"), def, "line"))
+	c.Write([]byte("partial"))
+	acceptRec.WaitFor(t, lcsock.EventTimeout, acc, wait)
+	c.Close()
+	require.Equal(t, "partial", string(def.WaitFor(t, lcsock.EventRead, acc, wait).Data))
+	acceptRec.WaitFor(t, lcsock.EventClosed, acc, wait)
+	require.Zero(t, def.Count(lcsock.EventClosed, ""))
+	require.Zero(t, def.Count(lcsock.EventTimeout, ""))
+}
+
+// Case 85: with a default interface the listener answers only there.
+func TestCase85AcceptOnDefaultInterface(t *testing.T) {
+	probe, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skip("127.0.0.2 is not a loopback address here:", err)
+	}
+	probe.Close()
+	reg, rec := newReg(t, lcsock.Config{DefaultInterface: "127.0.0.1"})
+	port, err := reg.Accept(0, nil, "onConn")
+	require.NoError(t, err)
+	_, err = net.Dial("tcp", "127.0.0.2:"+itoa(port))
+	require.Error(t, err, "the listener must not answer on 127.0.0.2")
+	c, err := net.Dial("tcp", "127.0.0.1:"+itoa(port))
+	require.NoError(t, err)
+	defer c.Close()
+	rec.WaitFor(t, lcsock.EventAccepted, "", wait)
+	// Without a default interface it answers on every address.
+	reg2, rec2 := newReg(t, lcsock.Config{})
+	port2, err := reg2.Accept(0, nil, "onConn")
+	require.NoError(t, err)
+	c2, err := net.Dial("tcp", "127.0.0.2:"+itoa(port2))
+	require.NoError(t, err)
+	defer c2.Close()
+	rec2.WaitFor(t, lcsock.EventAccepted, "", wait)
+}
+
+// Client and server in one registry: open, echo, close both ways.
+func TestClientServerOneRegistry(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	port, srv := echoServer(t, reg)
+	id := "127.0.0.1:" + itoa(port) + "|cli"
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("up")))
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	_, err := reg.Write(ctxWait(t), id, []byte("hello\n"))
+	require.NoError(t, err)
+	got, err := reg.Read(ctxWait(t), id, lcsock.Until("\n"))
+	require.NoError(t, err)
+	require.Equal(t, "hello\n", string(got))
+	// Client closes: the server socket gets one socketClosed.
+	acc := srv.WaitFor(t, lcsock.EventAccepted, "", wait).Socket
+	require.NoError(t, reg.CloseSocket(id))
+	srv.WaitFor(t, lcsock.EventClosed, acc, wait)
+	require.Equal(t, 1, srv.Count(lcsock.EventClosed, acc))
+	require.Zero(t, rec.Count(lcsock.EventClosed, id)) // local close: no event
+	require.Equal(t, []string{strconv.Itoa(port)}, reg.OpenSockets())
+}
+
+// Server closes: the client gets socketClosed. Across two registries.
+func TestServerClosesAcrossRegistries(t *testing.T) {
+	server, srv := newReg(t, lcsock.Config{})
+	client, cli := newReg(t, lcsock.Config{})
+	port, err := server.Accept(0, nil, "onConn")
+	require.NoError(t, err)
+	id := "127.0.0.1:" + itoa(port)
+	require.NoError(t, client.Open(id, nil, lcsock.WithMessage("up")))
+	acc := srv.WaitFor(t, lcsock.EventAccepted, "", wait).Socket
+	cli.WaitFor(t, lcsock.EventConnected, id, wait)
+	require.NoError(t, server.WriteWithMessage(acc, []byte("bye\n"), nil, ""))
+	require.NoError(t, server.CloseSocket(acc))
+	require.NoError(t, client.ReadWithMessage(id, lcsock.Until("\n"), nil, "line"))
+	require.Equal(t, "bye\n", string(cli.WaitFor(t, lcsock.EventRead, id, wait).Data))
+	cli.WaitFor(t, lcsock.EventClosed, id, wait)
+	require.Empty(t, client.OpenSockets())
+}
+
+// A client that closes with a pending read on the server side: the read
+// gets its data, then one socketClosed.
+func TestClientCloseAfterPendingReads(t *testing.T) {
+	server, srv := newReg(t, lcsock.Config{})
+	port, err := server.Accept(0, nil, "onConn")
+	require.NoError(t, err)
+	c, err := net.Dial("tcp", "127.0.0.1:"+itoa(port))
+	require.NoError(t, err)
+	acc := srv.WaitFor(t, lcsock.EventAccepted, "", wait).Socket
+	require.NoError(t, server.ReadWithMessage(acc, lcsock.Until("\n"), nil, "l1"))
+	require.NoError(t, server.ReadWithMessage(acc, lcsock.Until("\n"), nil, "l2"))
+	c.Write([]byte("one\ntw"))
+	c.Close()
+	e1 := srv.WaitFor(t, lcsock.EventRead, acc, wait)
+	e2 := srv.WaitFor(t, lcsock.EventRead, acc, wait)
+	srv.WaitFor(t, lcsock.EventClosed, acc, wait)
+	require.Equal(t, "one\n", string(e1.Data))
+	require.Equal(t, "tw", string(e2.Data))
+	events := srv.Events()
+	require.Equal(t, lcsock.EventClosed, events[len(events)-1].Kind)
+}
+
+// 100 clients at once each get a distinct ID and their own echo.
+func TestHundredClients(t *testing.T) {
+	server, srv := newReg(t, lcsock.Config{})
+	port, _ := echoServer(t, server)
+	_ = srv
+	client, cli := newReg(t, lcsock.Config{})
+	const n = 100
+	for i := range n {
+		require.NoError(t, client.Open(fmt.Sprintf("127.0.0.1:%d|c%d", port, i), nil))
+	}
+	for i := range n {
+		id := fmt.Sprintf("127.0.0.1:%d|c%d", port, i)
+		require.NoError(t, client.WriteWithMessage(id, []byte(fmt.Sprintf("msg %d\n", i)), nil, ""))
+		require.NoError(t, client.ReadWithMessage(id, lcsock.Until("\n"), nil, "line"))
+	}
+	for i := range n {
+		id := fmt.Sprintf("127.0.0.1:%d|c%d", port, i)
+		ev := cli.WaitFor(t, lcsock.EventRead, id, wait)
+		require.Equal(t, fmt.Sprintf("msg %d\n", i), string(ev.Data))
+	}
+	ids := map[string]bool{}
+	for _, id := range server.OpenSockets() {
+		ids[id] = true
+	}
+	require.Len(t, ids, n+1) // the listener and n distinct accepted IDs
+}
+
+// MaxConnections pauses accepting at the limit instead of failing.
+func TestMaxConnectionsPauses(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	port, err := reg.Accept(0, nil, "onConn", lcsock.MaxConnections(2))
+	require.NoError(t, err)
+	var conns []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", "127.0.0.1:"+itoa(port)) // the third waits in the backlog
+		require.NoError(t, err)
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	first := rec.WaitFor(t, lcsock.EventAccepted, "", wait).Socket
+	rec.WaitFor(t, lcsock.EventAccepted, "", wait)
+	_, ok := rec.Next(lcsock.EventAccepted, "", 100*time.Millisecond)
+	require.False(t, ok, "a third socket was accepted past the limit")
+	require.NoError(t, reg.CloseSocket(first))
+	third := rec.WaitFor(t, lcsock.EventAccepted, "", wait).Socket
+	require.Equal(t, conns[2].LocalAddr().String(), third)
+	require.Error(t, func() error { _, err := reg.Accept(0, nil, "x", lcsock.MaxConnections(-1)); return err }())
+	require.Error(t, reg.Open("127.0.0.1:1", nil, lcsock.MaxConnections(1)), "MaxConnections is for Accept")
+}
+
+// Accepted sockets echo large data intact.
+func TestAcceptEchoBulk(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{})
+	port, _ := echoServer(t, reg)
+	c, err := net.Dial("tcp", "127.0.0.1:"+itoa(port))
+	require.NoError(t, err)
+	defer c.Close()
+	payload := bytes.Repeat([]byte("lcsock-"), 300000)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); c.Write(payload) }()
+	got := readN(t, c, len(payload))
+	wg.Wait()
+	require.True(t, bytes.Equal(payload, got))
+}
+
+// Accept on IPv6 loopback names accepted sockets with brackets.
+func TestAcceptIPv6(t *testing.T) {
+	probe, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback here:", err)
+	}
+	probe.Close()
+	reg, rec := newReg(t, lcsock.Config{DefaultInterface: "::1"})
+	port, err := reg.Accept(0, nil, "onConn")
+	require.NoError(t, err)
+	c, err := net.Dial("tcp", "[::1]:"+itoa(port))
+	require.NoError(t, err)
+	defer c.Close()
+	acc := rec.WaitFor(t, lcsock.EventAccepted, "", wait).Socket
+	require.True(t, strings.HasPrefix(acc, "[::1]:"), acc)
+	require.Equal(t, c.LocalAddr().String(), acc)
+}
