@@ -1,0 +1,190 @@
+// Command lcsock is a small netcat-like tool built on the lcsock library.
+//
+//	lcsock demo                      a loopback echo server and client, printing each event
+//	lcsock connect [flags] ID        open socket to ID; stdin goes out, what arrives goes to stdout
+//	lcsock listen [flags] PORT       accept connections on PORT; print (or echo) what arrives
+//
+// Data goes to stdout, status to stderr. Bad input exits with status 2
+// and a one-line error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"time"
+
+	"github.com/lcsock/lcsock"
+)
+
+const usage = `usage:
+  lcsock demo                   run a loopback echo server and client, printing each event
+  lcsock connect [flags] ID     open socket to ID (host:port[|name]); stdin is sent, received data printed
+  lcsock listen [flags] PORT    accept connections on PORT (0 = any); received data printed
+flags:
+  -until DELIM   read until DELIM (Go escapes allowed, e.g. '\r\n'); default: whatever arrives
+  -echo          listen: send every read back to its sender
+  -timeout DUR   socket timeout interval (default 10s)
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is the command with its streams, for tests.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet("lcsock "+args[0], flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	until := fs.String("until", "", "")
+	echo := fs.Bool("echo", false, "")
+	timeout := fs.Duration("timeout", lcsock.DefaultTimeoutInterval, "")
+	if err := fs.Parse(args[1:]); err != nil {
+		fmt.Fprintf(stderr, "lcsock: %v\n", err)
+		return 2
+	}
+	delim, err := unquote(*until)
+	if err != nil {
+		fmt.Fprintf(stderr, "lcsock: -until: %v\n", err)
+		return 2
+	}
+	spec := lcsock.Available()
+	if delim != "" {
+		spec = lcsock.Until(delim)
+	}
+	cfg := lcsock.Config{TimeoutInterval: *timeout}
+	switch {
+	case args[0] == "demo" && fs.NArg() == 0:
+		err = demo(ctx, stdout)
+	case args[0] == "connect" && fs.NArg() == 1:
+		err = connect(ctx, cfg, fs.Arg(0), spec, stdin, stdout, stderr)
+	case args[0] == "listen" && fs.NArg() == 1:
+		port, perr := strconv.Atoi(fs.Arg(0))
+		if perr != nil {
+			fmt.Fprintf(stderr, "lcsock: listen: %q is not a port number\n", fs.Arg(0))
+			return 2
+		}
+		err = listen(ctx, cfg, port, spec, *echo, stdout, stderr)
+	default:
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "lcsock: %v\n", err)
+		if errors.Is(err, lcsock.ErrBadID) || errors.Is(err, lcsock.ErrInvalidPort) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+// unquote turns Go escapes such as \r\n into bytes.
+func unquote(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	return strconv.Unquote(`"` + s + `"`)
+}
+
+// connect opens id, sends stdin and prints what arrives until the peer
+// closes, stdin ends and everything is sent, or ctx ends.
+func connect(ctx context.Context, cfg lcsock.Config, id string, spec lcsock.ReadSpec, stdin io.Reader, stdout, stderr io.Writer) error {
+	done := make(chan error, 1)
+	var reg *lcsock.Registry
+	cfg.Handler = lcsock.HandlerFunc(func(ev lcsock.Event) {
+		switch ev.Kind {
+		case lcsock.EventConnected:
+			fmt.Fprintf(stderr, "lcsock: connected to %s\n", ev.Socket)
+			reg.ReadWithMessage(id, spec, nil, "data")
+		case lcsock.EventRead:
+			stdout.Write(ev.Data)
+			if ev.Err == nil {
+				reg.ReadWithMessage(id, spec, nil, "data")
+			}
+		case lcsock.EventClosed:
+			fmt.Fprintf(stderr, "lcsock: %s closed by peer\n", ev.Socket)
+			done <- nil
+		case lcsock.EventError:
+			done <- ev.Err
+		}
+	})
+	reg, err := lcsock.NewRegistry(cfg)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	if err := reg.Open(id, nil, lcsock.WithMessage("connected")); err != nil {
+		return err
+	}
+	go func() {
+		buf := make([]byte, 32<<10)
+		for {
+			n, rerr := stdin.Read(buf)
+			if n > 0 {
+				if _, err := reg.Write(ctx, id, buf[:n]); err != nil {
+					return
+				}
+			}
+			if rerr != nil {
+				reg.CloseWrite(id) // the peer sees end of stream; we keep reading
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// listen accepts connections and prints (or echoes) what arrives.
+func listen(ctx context.Context, cfg lcsock.Config, port int, spec lcsock.ReadSpec, echo bool, stdout, stderr io.Writer) error {
+	var reg *lcsock.Registry
+	cfg.Handler = lcsock.HandlerFunc(func(ev lcsock.Event) {
+		switch ev.Kind {
+		case lcsock.EventAccepted:
+			fmt.Fprintf(stderr, "lcsock: accepted %s\n", ev.Socket)
+			reg.ReadWithMessage(ev.Socket, spec, nil, "data")
+		case lcsock.EventRead:
+			if echo {
+				reg.WriteWithMessage(ev.Socket, ev.Data, nil, "")
+			} else {
+				stdout.Write(ev.Data)
+			}
+			if ev.Err == nil {
+				reg.ReadWithMessage(ev.Socket, spec, nil, "data")
+			}
+		case lcsock.EventClosed:
+			fmt.Fprintf(stderr, "lcsock: %s closed\n", ev.Socket)
+		case lcsock.EventError:
+			fmt.Fprintf(stderr, "lcsock: %s: %s\n", ev.Socket, lcsock.ErrorText(ev.Err))
+		}
+	})
+	reg, err := lcsock.NewRegistry(cfg)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	port, err = reg.Accept(port, nil, "accepted")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "lcsock: listening on port %d\n", port)
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return reg.Shutdown(sctx)
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestDemo(t *testing.T) {
+	var out, errs bytes.Buffer
+	require.Equal(t, 0, run(context.Background(), []string{"demo"}, nil, &out, &errs), errs.String())
+	s := out.String()
+	for _, want := range []string{
+		"client connected",
+		"server newConnection",
+		`client gotEcho       "127.0.0.1:`,
+		`"hello\n"`, `"from\n"`, `"lcsock\n"`,
+		"server socketClosed",
+		"(the result: eof)",
+	} {
+		require.Contains(t, s, want)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	for _, args := range [][]string{
+		nil,
+		{"nope"},
+		{"connect"},
+		{"connect", "host:99999"},
+		{"connect", "[::1:80"},
+		{"listen", "abc"},
+		{"connect", "-until", `\q`, "a:1"},
+		{"demo", "-bogus"},
+	} {
+		var out, errs bytes.Buffer
+		require.Equal(t, 2, run(context.Background(), args, nil, &out, &errs), "%q", args)
+		require.NotEmpty(t, errs.String())
+		require.Empty(t, out.String())
+	}
+}
+
+// connect sends stdin and prints what the peer sends back.
+func TestConnect(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		data, _ := io.ReadAll(c) // until the tool half-closes at end of stdin
+		c.Write(bytes.ToUpper(data))
+	}()
+	var out, errs syncBuffer
+	code := run(context.Background(), []string{"connect", "-until", `\n`, ln.Addr().String() + "|t"},
+		strings.NewReader("one\ntwo\n"), &out, &errs)
+	require.Equal(t, 0, code, errs.String())
+	require.Equal(t, "ONE\nTWO\n", out.String())
+	require.Contains(t, errs.String(), "closed by peer")
+}
+
+// listen prints what clients send, or echoes it.
+func TestListen(t *testing.T) {
+	for _, echo := range []bool{false, true} {
+		probe, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		port := probe.Addr().(*net.TCPAddr).Port
+		probe.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errs syncBuffer
+		done := make(chan int)
+		args := []string{"listen", strconv.Itoa(port)}
+		if echo {
+			args = []string{"listen", "-echo", strconv.Itoa(port)}
+		}
+		go func() { done <- run(ctx, args, nil, &out, &errs) }()
+		var c net.Conn
+		require.Eventually(t, func() bool {
+			c, err = net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+			return err == nil
+		}, 5*time.Second, 10*time.Millisecond)
+		c.Write([]byte("ping"))
+		if echo {
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			buf := make([]byte, 4)
+			_, err := io.ReadFull(c, buf)
+			require.NoError(t, err)
+			require.Equal(t, "ping", string(buf))
+		} else {
+			require.Eventually(t, func() bool { return out.String() == "ping" }, 5*time.Second, 10*time.Millisecond)
+		}
+		c.Close()
+		cancel()
+		require.Equal(t, 0, <-done, errs.String())
+		require.Contains(t, errs.String(), "listening on port")
+	}
+}
