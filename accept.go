@@ -129,7 +129,7 @@ func (r *Registry) adopt(conn net.Conn, lsock *socket) {
 		ap = ta.AddrPort()
 	}
 	base := MakeID(ap.Addr().Unmap().String(), int(ap.Port()), "")
-	s := newSocket(r, base.String(), base, lsock.owner, options{})
+	s := newSocket(r, base.String(), base, lsock.owner, options{eolIn: lsock.opts.eolIn, eolTo: lsock.opts.eolTo})
 	if l.slots != nil {
 		s.release = func() { <-l.slots }
 	}

@@ -197,6 +197,7 @@ func TestClientServerOneRegistry(t *testing.T) {
 	acc := srv.WaitFor(t, lcsock.EventAccepted, "", wait).Socket
 	require.NoError(t, reg.CloseSocket(id))
 	srv.WaitFor(t, lcsock.EventClosed, acc, wait)
+	barrier(t, reg, rec)
 	require.Equal(t, 1, srv.Count(lcsock.EventClosed, acc))
 	require.Zero(t, rec.Count(lcsock.EventClosed, id)) // local close: no event
 	require.Equal(t, []string{strconv.Itoa(port)}, reg.OpenSockets())
@@ -216,7 +217,7 @@ func TestServerClosesAcrossRegistries(t *testing.T) {
 	require.NoError(t, server.CloseSocket(acc))
 	require.NoError(t, client.ReadWithMessage(id, lcsock.Until("\n"), nil, "line"))
 	require.Equal(t, "bye\n", string(cli.WaitFor(t, lcsock.EventRead, id, wait).Data))
-	cli.WaitFor(t, lcsock.EventClosed, id, wait)
+	waitClosed(t, client, cli, id)
 	require.Empty(t, client.OpenSockets())
 }
 
@@ -235,11 +236,10 @@ func TestClientCloseAfterPendingReads(t *testing.T) {
 	c.Close()
 	e1 := srv.WaitFor(t, lcsock.EventRead, acc, wait)
 	e2 := srv.WaitFor(t, lcsock.EventRead, acc, wait)
-	srv.WaitFor(t, lcsock.EventClosed, acc, wait)
+	waitClosed(t, server, srv, acc)
 	require.Equal(t, "one\n", string(e1.Data))
 	require.Equal(t, "tw", string(e2.Data))
-	events := srv.Events()
-	require.Equal(t, lcsock.EventClosed, events[len(events)-1].Kind)
+	requireOrder(t, srv, acc, lcsock.EventRead, lcsock.EventClosed)
 }
 
 // 100 clients at once each get a distinct ID and their own echo.
@@ -324,4 +324,43 @@ func TestAcceptIPv6(t *testing.T) {
 	acc := rec.WaitFor(t, lcsock.EventAccepted, "", wait).Socket
 	require.True(t, strings.HasPrefix(acc, "[::1]:"), acc)
 	require.Equal(t, c.LocalAddr().String(), acc)
+}
+
+// A peer that half-closes after its request still gets the answer: the
+// socket stays writable until its socketClosed has been handled, then
+// the answer is flushed and the connection closed (lcsock extension).
+func TestHalfClosedPeerGetsAnswer(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{})
+	rec := &lcsocktest.Recorder{}
+	rec.OnEvent = func(ev lcsock.Event) {
+		switch ev.Kind {
+		case lcsock.EventAccepted:
+			reg.ReadWithMessage(ev.Socket, lcsock.Until("\n"), rec, "request")
+		case lcsock.EventRead:
+			reg.WriteWithMessage(ev.Socket, append([]byte("answer to "), ev.Data...), nil, "")
+		case lcsock.EventClosed:
+			reg.WriteWithMessage(ev.Socket, []byte("goodbye\n"), nil, "")
+		}
+	}
+	port, err := reg.Accept(0, rec, "onConn")
+	require.NoError(t, err)
+	c, err := net.Dial("tcp", "127.0.0.1:"+itoa(port))
+	require.NoError(t, err)
+	defer c.Close()
+	c.Write([]byte("question\n"))
+	c.(*net.TCPConn).CloseWrite()
+	readEOFData := func() string {
+		c.SetReadDeadline(time.Now().Add(wait))
+		var all []byte
+		buf := make([]byte, 100)
+		for {
+			n, err := c.Read(buf)
+			all = append(all, buf[:n]...)
+			if err != nil {
+				return string(all)
+			}
+		}
+	}
+	require.Equal(t, "answer to question\ngoodbye\n", readEOFData())
+	rec.WaitFor(t, lcsock.EventClosed, "", wait)
 }

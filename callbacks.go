@@ -173,9 +173,10 @@ const (
 )
 
 type pending struct {
-	h  Handler
-	ev Event
-	s  *socket // the socket the event belongs to, for panic handling; may be nil
+	h     Handler
+	ev    Event
+	s     *socket // the socket the event belongs to, for panic handling; may be nil
+	after func()  // run on the dispatching goroutine once the handler returned
 }
 
 // dispatcher is the registry's event queue. The queue itself is not
@@ -212,15 +213,20 @@ func newDispatcher(mode DispatchMode, logger *slog.Logger) *dispatcher {
 // post queues an event. It never blocks and never calls user code, so it
 // may be called with socket locks held.
 func (d *dispatcher) post(h Handler, ev Event, s *socket) {
-	if h == nil {
-		return
+	if h != nil {
+		d.postThen(h, ev, s, nil)
 	}
+}
+
+// postThen queues an event and a function to run after its handler
+// returns. h must not be nil. If the registry is closing, neither runs.
+func (d *dispatcher) postThen(h Handler, ev Event, s *socket, after func()) {
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
 		return
 	}
-	d.q = append(d.q, pending{h: h, ev: ev, s: s})
+	d.q = append(d.q, pending{h: h, ev: ev, s: s, after: after})
 	select {
 	case d.wake <- struct{}{}:
 	default:
@@ -266,6 +272,9 @@ func (d *dispatcher) isClosed() bool {
 }
 
 func (d *dispatcher) call(p pending) {
+	if p.after != nil {
+		defer p.after()
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			if d.logger != nil {

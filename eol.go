@@ -128,6 +128,9 @@ func NewEOLConverter(to EOL) *EOLConverter {
 // Append appends the conversion of src, the next chunk of the stream, to
 // dst and returns the extended slice, as append does. It never modifies
 // src; dst and src must not overlap. Append is not safe for concurrent use.
+//
+// When converting to LF or CR, dst may be src[:0]: the conversion then
+// happens in place, since those forms are never longer than the input.
 func (c *EOLConverter) Append(dst, src []byte) []byte {
 	dst, c.afterCR = eolAppend(dst, src, c.to.seq(), c.afterCR)
 	return dst
@@ -328,12 +331,15 @@ func eolAppend[S []byte | string](dst []byte, src S, eol string, afterCR bool) (
 		if i < 0 {
 			return append(dst, src...), endsCR
 		}
+		// Decide before appending: with a one-byte eol, dst may be src
+		// itself (in-place conversion), and the append overwrites src[i].
+		next := i + 1
+		if src[i] == '\r' && next < len(src) && src[next] == '\n' {
+			next++
+		}
 		dst = append(dst, src[:i]...)
 		dst = append(dst, eol...)
-		if src[i] == '\r' && i+1 < len(src) && src[i+1] == '\n' {
-			i++
-		}
-		src = src[i+1:]
+		src = src[next:]
 	}
 }
 

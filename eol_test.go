@@ -528,6 +528,16 @@ func FuzzEOL(f *testing.F) {
 		require.Equal(t, string(crlf), string(lcsock.ToCRLF(lf)), "ToCRLF(ToLF(x)) == ToCRLF(x)")
 		require.Equal(t, string(lf), string(lcsock.ToLF(cr)), "ToLF(ToCR(x)) == ToLF(x)")
 
+		// In place, split in two: what the socket reader does with InputEOL.
+		for _, to := range []lcsock.EOL{lcsock.LF, lcsock.CR} {
+			cut := len(in) / 2
+			work := bytes.Clone(in)
+			c := lcsock.NewEOLConverter(to)
+			a := c.Append(work[:0], work[:cut])
+			b := c.Append(work[cut:cut], work[cut:])
+			require.Equal(t, string(lcsock.Convert(in, to)), string(a)+string(b), "%v: in-place conversion", to)
+		}
+
 		rng := rand.New(rand.NewPCG(uint64(crc32.ChecksumIEEE(in)), uint64(len(in))))
 		var buf []byte
 		for _, to := range eolTargets {

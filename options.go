@@ -28,6 +28,8 @@ type options struct {
 	noDelaySet bool
 	noDelay    bool
 	maxConns   int
+	eolIn      bool
+	eolTo      EOL
 }
 
 // WithMessage is LiveCode's "with message": Open sends an EventConnected
@@ -72,6 +74,22 @@ func KeepAlive(d time.Duration) Option {
 func NoDelay(on bool) Option {
 	return Option{name: "NoDelay", verbs: verbOpen, apply: func(o *options) error {
 		o.noDelaySet, o.noDelay = true, on
+		return nil
+	}}
+}
+
+// InputEOL converts the line ends of everything the socket receives —
+// CR, LF and CRLF, including a CRLF split across two packets — to to (LF
+// or CR) before any read sees it: Tcl's "-translation auto" on input.
+// LiveCode itself is binary; this is an lcsock extension. Reads that
+// count lines then see one line end per line. For Open and Accept (where
+// it applies to every accepted socket).
+func InputEOL(to EOL) Option {
+	return Option{name: "InputEOL", verbs: verbOpen | verbAccept, apply: func(o *options) error {
+		if to != LF && to != CR {
+			return fmt.Errorf("InputEOL(%v): only LF and CR are supported on input", to)
+		}
+		o.eolIn, o.eolTo = true, to
 		return nil
 	}}
 }

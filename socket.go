@@ -77,7 +77,9 @@ type socket struct {
 	opts  options
 
 	finished      chan struct{} // closed when the socket reaches stateDone
+	finalPosted   bool          // socketClosed or socketError was sent (guarded by mu)
 	listener      *listener     // non-nil for a listening socket
+	eolIn         *EOLConverter // InputEOL; used by the reader goroutine only
 	release       func()        // called once when an accepted socket finishes
 	timeoutQueued atomic.Bool
 
@@ -131,6 +133,9 @@ func newSocket(r *Registry, id string, addr ID, owner Handler, o options) *socke
 		openedAt: time.Now(),
 	}
 	s.space.L = &s.mu
+	if o.eolIn {
+		s.eolIn = NewEOLConverter(o.eolTo)
+	}
 	return s
 }
 
@@ -313,10 +318,15 @@ func (s *socket) readLoop() {
 		s.mu.Unlock()
 
 		n, err := conn.Read(b)
+		raw := n
+		if s.eolIn != nil && n > 0 {
+			// In place: the LF and CR forms are never longer than the input.
+			n = len(s.eolIn.Append(b[:0], b[:n]))
+		}
 
 		s.mu.Lock()
+		s.bytesIn += uint64(raw)
 		if n > 0 {
-			s.bytesIn += uint64(n)
 			if s.state == stateClosing {
 				// Closed locally: input is discarded.
 				s.rpos = len(s.buf) + n
@@ -641,17 +651,31 @@ func (s *socket) cancelWrite(w *writeReq, err error) bool {
 
 // --- closing -------------------------------------------------------------
 
-// maybeFinish ends a socket whose input has ended once every pending
-// read is served, the buffer is drained and the writes are flushed.
-// Called with s.mu held.
+// maybeFinish ends a socket whose input has ended, once every pending
+// read is served and the buffer is drained. After a failure it finishes
+// at once with socketError. After a clean end of stream (the peer closed
+// or half-closed) it sends socketClosed, but the socket stays open for
+// writing until that event has been handled: a handler can still answer
+// a peer that half-closed, and the answer is flushed before the
+// connection closes, as CloseSocket would. Called with s.mu held.
 func (s *socket) maybeFinish() {
-	if !s.eof || s.state != stateOpen || len(s.reads) > 0 || len(s.unread()) > 0 {
+	if !s.eof || s.state != stateOpen || len(s.reads) > 0 || len(s.unread()) > 0 || s.finalPosted {
 		return
 	}
-	if s.rerr == nil && len(s.writes) > 0 {
-		return // the writer finishes after the flush
+	if s.rerr != nil {
+		s.finish()
+		return
 	}
-	s.finish()
+	s.finalPosted = true
+	if s.owner == nil {
+		s.reg.remove(s)
+		s.closeLocked()
+		return
+	}
+	s.reg.disp.postThen(s.owner, Event{Kind: EventClosed, Name: "socketClosed", Socket: s.id}, s, func() {
+		s.reg.remove(s)
+		s.closeLocal()
+	})
 }
 
 // finish closes the connection, fails what still waits and sends the
@@ -662,7 +686,6 @@ func (s *socket) finish() {
 		return
 	}
 	local := s.state == stateClosing
-	wasConnecting := s.state == stateConnecting
 	s.state = stateDone
 	if s.conn != nil {
 		s.conn.Close()
@@ -685,12 +708,9 @@ func (s *socket) finish() {
 	s.space.Broadcast()
 	close(s.finished)
 	s.reg.remove(s)
-	switch {
-	case local:
-	case s.rerr != nil:
+	if !local && !s.finalPosted && s.rerr != nil {
+		s.finalPosted = true
 		s.post(s.owner, Event{Kind: EventError, Name: "socketError", Socket: s.id, Err: s.rerr})
-	case !wasConnecting:
-		s.post(s.owner, Event{Kind: EventClosed, Name: "socketClosed", Socket: s.id})
 	}
 	s.reg.debug("lcsock: finished", "socket", s.id, "err", s.rerr)
 }
@@ -758,6 +778,11 @@ func (s *socket) closeLocal() {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closeLocked()
+}
+
+// closeLocked is closeLocal with s.mu held.
+func (s *socket) closeLocked() {
 	switch s.state {
 	case stateDone, stateClosing:
 		return

@@ -186,6 +186,35 @@ func TestCase14Refused(t *testing.T) {
 	require.Zero(t, rec.Count(lcsock.EventClosed, id))
 }
 
+// waitClosed waits for the socket's socketClosed and for the socket to
+// have left the registry, which happens once that event's handler returned.
+func waitClosed(t *testing.T, reg *lcsock.Registry, rec *lcsocktest.Recorder, id string) lcsock.Event {
+	t.Helper()
+	ev := rec.WaitFor(t, lcsock.EventClosed, id, wait)
+	barrier(t, reg, rec)
+	require.NotContains(t, reg.OpenSockets(), id)
+	return ev
+}
+
+// requireOrder checks that the last event of kind first for id came
+// before the first event of kind then.
+func requireOrder(t *testing.T, rec *lcsocktest.Recorder, id string, first, then lcsock.EventKind) {
+	t.Helper()
+	last, at := -1, -1
+	for i, ev := range rec.Events() {
+		if ev.Socket != id {
+			continue
+		}
+		if ev.Kind == first {
+			last = i
+		}
+		if ev.Kind == then && at < 0 {
+			at = i
+		}
+	}
+	require.True(t, last >= 0 && at > last, "%v must come after %v: %v", then, first, rec.Events())
+}
+
 // barrier opens and fails a socket and waits for its error: every event
 // posted before it has been delivered by then.
 func barrier(t *testing.T, reg *lcsock.Registry, rec *lcsocktest.Recorder) {
@@ -377,7 +406,7 @@ func TestCases36To38EOF(t *testing.T) {
 			got, err := reg.Read(ctxWait(t), id, tc.spec)
 			require.Equal(t, tc.wantErr, err) // io.EOF is never wrapped
 			require.Equal(t, tc.sent, string(got))
-			rec.WaitFor(t, lcsock.EventClosed, id, wait)
+			waitClosed(t, reg, rec, id)
 			require.Empty(t, reg.OpenSockets())
 		})
 	}
@@ -559,9 +588,8 @@ func TestCase49And50PendingReadAtClose(t *testing.T) {
 			require.Equal(t, io.EOF, ev.Err)
 			require.True(t, ev.EOF)
 			require.Equal(t, "eof", ev.Result())
-			rec.WaitFor(t, lcsock.EventClosed, id, wait)
-			events := rec.Events()
-			require.Equal(t, lcsock.EventClosed, events[len(events)-1].Kind) // after the read
+			waitClosed(t, reg, rec, id)
+			requireOrder(t, rec, id, lcsock.EventRead, lcsock.EventClosed)
 			require.Empty(t, reg.OpenSockets())
 		})
 	}
@@ -591,7 +619,7 @@ func TestCase51And52UnreadAfterPeerClose(t *testing.T) {
 	require.NoError(t, reg.ReadWithMessage(id, lcsock.Available(), nil, "got"))
 	ev := rec.WaitFor(t, lcsock.EventRead, id, wait)
 	require.Equal(t, []string{id, "xyz"}, ev.Params())
-	rec.WaitFor(t, lcsock.EventClosed, id, wait) // case 52
+	waitClosed(t, reg, rec, id) // case 52
 	require.Empty(t, reg.OpenSockets())
 }
 
@@ -607,7 +635,7 @@ func TestCase53BlockingDrain(t *testing.T) {
 	got, err := reg.Read(ctxWait(t), id, lcsock.UntilEOF())
 	require.NoError(t, err)
 	require.Equal(t, "xyz", string(got))
-	rec.WaitFor(t, lcsock.EventClosed, id, wait)
+	waitClosed(t, reg, rec, id)
 	require.Empty(t, reg.OpenSockets())
 }
 
@@ -661,7 +689,7 @@ func TestCase57_58_65NotOpen(t *testing.T) {
 	id := p.id("")
 	c := openConnected(t, reg, rec, p, id)
 	c.Close()
-	rec.WaitFor(t, lcsock.EventClosed, id, wait)
+	waitClosed(t, reg, rec, id)
 	_, err = reg.Write(ctxWait(t), id, []byte("x")) // case 58
 	require.ErrorIs(t, err, lcsock.ErrSocketNotOpen)
 	require.ErrorIs(t, reg.WriteWithMessage(id, []byte("x"), nil, "w"), lcsock.ErrSocketNotOpen)
@@ -799,7 +827,7 @@ func TestCase67PeerClose(t *testing.T) {
 	id := p.id("")
 	c := openConnected(t, reg, rec, p, id)
 	c.Close()
-	ev := rec.WaitFor(t, lcsock.EventClosed, id, wait)
+	ev := waitClosed(t, reg, rec, id)
 	require.Equal(t, "socketClosed", ev.Name)
 	require.Equal(t, []string{id}, ev.Params())
 	barrier(t, reg, rec)

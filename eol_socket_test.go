@@ -1,0 +1,51 @@
+package lcsock_test
+
+import (
+	"net"
+	"testing"
+
+	"github.com/lcsock/lcsock"
+	"github.com/stretchr/testify/require"
+)
+
+// InputEOL turns CR, LF and CRLF — a CRLF split across packets too — into
+// LF before reads see them.
+func TestInputEOL(t *testing.T) {
+	p := newPeer(t)
+	reg, rec := newReg(t, lcsock.Config{})
+	id := p.id("")
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("up"), lcsock.InputEOL(lcsock.LF)))
+	c := p.accept()
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	c.(*net.TCPConn).SetNoDelay(true)
+	c.Write([]byte("a\r"))
+	waitBuffered(t, reg, id, 2) // "a\n" arrived on its own
+	c.Write([]byte("\nb\rc\r\nd"))
+	got, err := reg.Read(ctxWait(t), id, lcsock.For(3, lcsock.Lines))
+	require.NoError(t, err)
+	require.Equal(t, "a\nb\nc\n", string(got))
+
+	require.Error(t, reg.Open(p.id("x"), nil, lcsock.InputEOL(lcsock.CRLF)))
+}
+
+// InputEOL given to Accept applies to every accepted socket.
+func TestInputEOLAccept(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	port, err := reg.Accept(0, nil, "onConn", lcsock.InputEOL(lcsock.LF))
+	require.NoError(t, err)
+	c, err := net.Dial("tcp", "127.0.0.1:"+itoa(port))
+	require.NoError(t, err)
+	defer c.Close()
+	acc := rec.WaitFor(t, lcsock.EventAccepted, "", wait).Socket
+	c.Write([]byte("x\r\ny\r"))
+	got, err := reg.Read(ctxWait(t), acc, lcsock.For(2, lcsock.Lines))
+	require.NoError(t, err)
+	require.Equal(t, "x\ny\n", string(got))
+}
+
+// WithAnyLineEnd lets line reads accept CR, LF or CRLF without converting.
+func TestAnyLineEndRead(t *testing.T) {
+	got, err, _, _ := readCase(t, "a\r\nb\rc\nd", lcsock.For(3, lcsock.Lines).WithAnyLineEnd())
+	require.NoError(t, err)
+	require.Equal(t, "a\r\nb\rc\n", string(got))
+}
