@@ -1233,3 +1233,20 @@ func TestGoroutineBudget(t *testing.T) {
 	}
 	require.LessOrEqual(t, runtime_NumGoroutine()-before, n+1+2) // + dispatcher, + timers in flight
 }
+
+// Without From, opens bind to the default network interface.
+func TestOpenUsesDefaultInterface(t *testing.T) {
+	probe, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skip("127.0.0.2 is not a loopback address here:", err)
+	}
+	probe.Close()
+	p := newPeer(t)
+	reg, rec := newReg(t, lcsock.Config{DefaultInterface: "127.0.0.2"})
+	id := p.id("")
+	c := openConnected(t, reg, rec, p, id)
+	require.Equal(t, "127.0.0.2", c.RemoteAddr().(*net.TCPAddr).IP.String())
+	a, err := reg.HostAddress(id)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.2", a)
+}
