@@ -1,6 +1,7 @@
 package lcsock
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/netip"
@@ -19,6 +20,7 @@ type listener struct {
 	port    int
 	message string
 	slots   chan struct{} // nil, or one token per accepted socket allowed at once
+	tlsCfg  *tls.Config   // AcceptSecure
 	done    chan struct{} // closed when the accept loop exits
 }
 
@@ -41,12 +43,17 @@ type listener struct {
 // (ErrAlreadyOpen), or a port the system will not bind (ErrListen).
 // Options: MaxConnections.
 func (r *Registry) Accept(port int, h Handler, message string, opts ...Option) (int, error) {
-	if port < 0 || port > 65535 {
-		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: ErrInvalidPort}
-	}
 	o, err := buildOptions("accept", strconv.Itoa(port), opts)
 	if err != nil {
 		return 0, err
+	}
+	return r.accept(port, h, message, o, nil)
+}
+
+// accept listens for Accept and AcceptSecure (tlsCfg non-nil).
+func (r *Registry) accept(port int, h Handler, message string, o options, tlsCfg *tls.Config) (int, error) {
+	if port < 0 || port > 65535 {
+		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: ErrInvalidPort}
 	}
 	if r.isClosed() {
 		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: ErrClosed}
@@ -58,7 +65,7 @@ func (r *Registry) Accept(port int, h Handler, message string, opts ...Option) (
 	}
 	port = ln.Addr().(*net.TCPAddr).Port
 	id := strconv.Itoa(port)
-	l := &listener{ln: ln, port: port, message: message, done: make(chan struct{})}
+	l := &listener{ln: ln, port: port, message: message, done: make(chan struct{}), tlsCfg: tlsCfg}
 	if o.maxConns > 0 {
 		l.slots = make(chan struct{}, o.maxConns)
 	}
@@ -69,7 +76,7 @@ func (r *Registry) Accept(port int, h Handler, message string, opts ...Option) (
 		ln.Close()
 		return 0, err
 	}
-	r.debug("lcsock: listening", "port", port, "interface", host)
+	r.debug("lcsock: listening", "port", port, "interface", host, "tls", tlsCfg != nil)
 	r.wg.Add(1)
 	go s.acceptLoop()
 	return port, nil
@@ -116,8 +123,29 @@ func (s *socket) acceptLoop() {
 			continue
 		}
 		backoff = 0
-		s.reg.adopt(conn, s)
+		if l.tlsCfg == nil {
+			s.reg.adopt(conn, s)
+			continue
+		}
+		s.reg.wg.Add(1)
+		go s.secureAdopt(conn)
 	}
+}
+
+// secureAdopt runs the server handshake of an AcceptSecure connection and
+// announces it only if the handshake succeeds.
+func (s *socket) secureAdopt(conn net.Conn) {
+	defer s.reg.wg.Done()
+	tc := tls.Server(conn, s.listener.tlsCfg)
+	if err := handshake(s.reg.ctx, tc, s.opts.tls.handshake); err != nil {
+		s.reg.debug("lcsock: secure accept failed", "port", s.listener.port, "remote", conn.RemoteAddr(), "err", err)
+		conn.Close()
+		if s.listener.slots != nil {
+			<-s.listener.slots
+		}
+		return
+	}
+	s.reg.adopt(tc, s)
 }
 
 // adopt registers an accepted connection as a socket named after its peer
@@ -130,6 +158,7 @@ func (r *Registry) adopt(conn net.Conn, lsock *socket) {
 	}
 	base := MakeID(ap.Addr().Unmap().String(), int(ap.Port()), "")
 	s := newSocket(r, base.String(), base, lsock.owner, options{eolIn: lsock.opts.eolIn, eolTo: lsock.opts.eolTo})
+	s.secured = l.tlsCfg != nil
 	if l.slots != nil {
 		s.release = func() { <-l.slots }
 	}
@@ -181,7 +210,7 @@ func (s *socket) closeListener() {
 // in the system's backlog — until an accepted socket closes. Zero means
 // no limit (the default). For Accept.
 func MaxConnections(n int) Option {
-	return Option{name: "MaxConnections", verbs: verbAccept, apply: func(o *options) error {
+	return Option{name: "MaxConnections", verbs: verbAccepts, apply: func(o *options) error {
 		if n < 0 {
 			return errors.New("negative MaxConnections")
 		}

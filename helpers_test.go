@@ -1,6 +1,7 @@
 package lcsock_test
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"strconv"
@@ -234,3 +235,21 @@ func (d *fakeDNS) resolver() *net.Resolver {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

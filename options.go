@@ -16,7 +16,15 @@ type Option struct {
 
 const (
 	verbOpen uint8 = 1 << iota
+	verbOpenSecure
+	verbSecure
 	verbAccept
+	verbAcceptSecure
+
+	verbOpens        = verbOpen | verbOpenSecure
+	verbAccepts      = verbAccept | verbAcceptSecure
+	verbSecureClient = verbOpenSecure | verbSecure
+	verbAnyTLS       = verbOpenSecure | verbSecure | verbAcceptSecure
 )
 
 type options struct {
@@ -30,13 +38,14 @@ type options struct {
 	maxConns   int
 	eolIn      bool
 	eolTo      EOL
+	tls        tlsOptions
 }
 
 // WithMessage is LiveCode's "with message": Open sends an EventConnected
 // named name to the socket's handler once the connection is up. Without
 // it no connected event is sent.
 func WithMessage(name string) Option {
-	return Option{name: "WithMessage", verbs: verbOpen, apply: func(o *options) error {
+	return Option{name: "WithMessage", verbs: verbOpens, apply: func(o *options) error {
 		o.message = name
 		return nil
 	}}
@@ -50,7 +59,7 @@ func WithMessage(name string) Option {
 // ErrLocalAddress; a host that does not resolve or cannot be bound gives
 // a socketError (ErrLocalResolve, ErrBind).
 func From(local string) Option {
-	return Option{name: "From", verbs: verbOpen, apply: func(o *options) error {
+	return Option{name: "From", verbs: verbOpens, apply: func(o *options) error {
 		host, port, err := parseLocal(local)
 		if err != nil {
 			return err
@@ -63,7 +72,7 @@ func From(local string) Option {
 // KeepAlive sets the TCP keep-alive period of the connection; a negative
 // d turns keep-alive off. Without it Go's default applies.
 func KeepAlive(d time.Duration) Option {
-	return Option{name: "KeepAlive", verbs: verbOpen, apply: func(o *options) error {
+	return Option{name: "KeepAlive", verbs: verbOpens, apply: func(o *options) error {
 		o.keepAlive = d
 		return nil
 	}}
@@ -72,7 +81,7 @@ func KeepAlive(d time.Duration) Option {
 // NoDelay sets TCP_NODELAY on the connection (Go's default is on, which
 // disables Nagle's algorithm).
 func NoDelay(on bool) Option {
-	return Option{name: "NoDelay", verbs: verbOpen, apply: func(o *options) error {
+	return Option{name: "NoDelay", verbs: verbOpens, apply: func(o *options) error {
 		o.noDelaySet, o.noDelay = true, on
 		return nil
 	}}
@@ -85,7 +94,7 @@ func NoDelay(on bool) Option {
 // count lines then see one line end per line. For Open and Accept (where
 // it applies to every accepted socket).
 func InputEOL(to EOL) Option {
-	return Option{name: "InputEOL", verbs: verbOpen | verbAccept, apply: func(o *options) error {
+	return Option{name: "InputEOL", verbs: verbOpens | verbAccepts, apply: func(o *options) error {
 		if to != LF && to != CR {
 			return fmt.Errorf("InputEOL(%v): only LF and CR are supported on input", to)
 		}
@@ -111,4 +120,10 @@ func buildOptions(verb, id string, opts []Option) (options, error) {
 	return o, nil
 }
 
-var verbBits = map[string]uint8{"open": verbOpen, "accept": verbAccept}
+var verbBits = map[string]uint8{
+	"open":         verbOpen,
+	"opensecure":   verbOpenSecure,
+	"secure":       verbSecure,
+	"accept":       verbAccept,
+	"acceptsecure": verbAcceptSecure,
+}

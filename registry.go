@@ -77,6 +77,9 @@ type Registry struct {
 	certs    []string
 
 	wg sync.WaitGroup // socket goroutines
+
+	ctx    context.Context // cancelled by Close: bounds dials and handshakes
+	cancel context.CancelFunc
 }
 
 // NewRegistry returns a registry configured by cfg. It fails with a
@@ -116,6 +119,7 @@ func NewRegistry(cfg Config) (*Registry, error) {
 		iface:   cfg.DefaultInterface,
 		certs:   cfg.Certificates,
 	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.interval.Store(int64(max(cfg.TimeoutInterval, minTimeoutInterval)))
 	r.disp = newDispatcher(cfg.Dispatch, cfg.Logger)
 	r.disp.onPanic = r.handlerPanicked
@@ -280,6 +284,7 @@ func (r *Registry) Close() error {
 	}
 	clear(r.sockets)
 	r.mu.Unlock()
+	r.cancel()
 	for _, s := range all {
 		s.abort()
 	}

@@ -3,6 +3,7 @@ package lcsock
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -58,6 +59,7 @@ type writeReq struct {
 	iv         time.Duration
 	blocking   bool
 	closeWrite bool       // half-close marker queued by CloseWrite
+	upgrade    *upgrade   // TLS upgrade marker queued by Secure
 	cancelErr  error      // set when a blocking caller gave up while the write was in progress
 	done       chan error // blocking only; capacity 1
 }
@@ -80,6 +82,7 @@ type socket struct {
 	finalPosted   bool          // socketClosed or socketError was sent (guarded by mu)
 	listener      *listener     // non-nil for a listening socket
 	eolIn         *EOLConverter // InputEOL; used by the reader goroutine only
+	tlsCfg        *tls.Config   // OpenSecure: the client handshake after the dial
 	release       func()        // called once when an accepted socket finishes
 	timeoutQueued atomic.Bool
 
@@ -103,6 +106,12 @@ type socket struct {
 	writing     bool // the writer goroutine runs
 	aborting    bool // a write deadline was set to abort the head write
 	wroteClosed bool // CloseWrite was queued
+
+	// TLS upgrade (Secure).
+	secured      bool // TLS is on or on its way: Secure is a no-op
+	holdReads    bool // Secure was called: received bytes wait for the handshake
+	upgrading    bool // the writer asks the reader to park
+	readerParked bool // the reader is parked for an upgrade
 
 	// Timeouts: the time of the last progress of each kind of pending
 	// operation and the interval that applies to it.
@@ -163,24 +172,35 @@ func (s *socket) unread() []byte { return s.buf[s.rpos:] }
 // case-insensitively), when an option is invalid, or when the registry is
 // closed (ErrClosed). A nil h means Config.Handler.
 func (r *Registry) Open(id string, h Handler, opts ...Option) error {
+	return r.open("open", id, h, opts)
+}
+
+// open is Open and OpenSecure.
+func (r *Registry) open(verb, id string, h Handler, opts []Option) error {
 	addr, err := ParseID(id)
 	if err != nil {
 		return err
 	}
-	o, err := buildOptions("open", id, opts)
+	o, err := buildOptions(verb, id, opts)
 	if err != nil {
 		return err
 	}
 	s := newSocket(r, id, addr, r.handler(h), o)
+	if verb == "opensecure" {
+		if s.tlsCfg, err = r.clientTLS(&o.tls, addr.Host); err != nil {
+			return &OpError{Op: verb, Socket: id, Err: err}
+		}
+		s.secured = true
+	}
 	now := time.Now()
 	s.openMark, s.openIv = now, r.TimeoutInterval()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(r.ctx)
 	s.cancelDial = cancel
 	if err := r.add(s); err != nil {
 		cancel()
 		return err
 	}
-	r.debug("lcsock: opening", "socket", id)
+	r.debug("lcsock: opening", "socket", id, "tls", s.tlsCfg != nil)
 	s.mu.Lock()
 	s.armTimer(now.Add(s.openIv))
 	s.mu.Unlock()
@@ -193,6 +213,15 @@ func (r *Registry) Open(id string, h Handler, opts ...Option) error {
 func (s *socket) run(ctx context.Context) {
 	defer s.reg.wg.Done()
 	conn, err := s.dial(ctx)
+	if err == nil && s.tlsCfg != nil {
+		tc := tls.Client(conn, s.tlsCfg)
+		if herr := handshake(ctx, tc, s.opts.tls.handshake); herr != nil {
+			conn.Close()
+			conn, err = nil, &OpError{Op: "open", Socket: s.id, Addr: conn.RemoteAddr(), Err: herr}
+		} else {
+			conn = tc
+		}
+	}
 	s.cancelDial()
 	s.mu.Lock()
 	if s.state != stateConnecting { // closed while dialing
@@ -306,9 +335,15 @@ func (s *socket) connected(conn net.Conn) {
 func (s *socket) readLoop() {
 	for {
 		s.mu.Lock()
-		for s.state == stateOpen && !s.eof && len(s.buf)-s.rpos >= s.reg.cfg.MaxReadBuffer {
+		for s.state == stateOpen && !s.eof && !s.upgrading && len(s.buf)-s.rpos >= s.reg.cfg.MaxReadBuffer {
 			s.space.Wait()
 		}
+		for s.upgrading && s.state == stateOpen {
+			s.readerParked = true
+			s.space.Broadcast()
+			s.space.Wait()
+		}
+		s.readerParked = false
 		if s.state == stateDone || s.eof {
 			s.mu.Unlock()
 			return
@@ -339,6 +374,10 @@ func (s *socket) readLoop() {
 			s.serveReads()
 		}
 		if err != nil {
+			if s.upgrading && isTimeout(err) {
+				s.mu.Unlock()
+				continue // woken up to park for a TLS upgrade
+			}
 			s.endInput(err)
 			s.mu.Unlock()
 			return
@@ -412,6 +451,9 @@ func (s *socket) addRead(req *readReq) error {
 // serveReads completes pending reads, strictly in order, from the buffer.
 // Called with s.mu held.
 func (s *socket) serveReads() {
+	if s.holdReads && !s.eof {
+		return // the bytes belong to the TLS stream to come
+	}
 	served := false
 	for len(s.reads) > 0 {
 		req := s.reads[0]
@@ -552,6 +594,16 @@ func (s *socket) writeLoop() {
 			return
 		}
 		w := s.writes[0]
+		if w.upgrade != nil {
+			err := s.doUpgrade(w.upgrade)
+			if len(s.writes) > 0 && s.writes[0] == w {
+				s.popWrite()
+			}
+			if err != nil {
+				s.fail(err)
+			}
+			continue
+		}
 		conn := s.conn
 		var err error
 		var n int
