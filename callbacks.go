@@ -97,6 +97,8 @@ type Event struct {
 
 	unit  Unit // for EventRead: the unit of a For read, to format binary chunks
 	chunk bool // unit is a binary chunk unit
+
+	fromDatagram *socket // for EventDatagram: the socket counting undelivered datagrams
 }
 
 // Params returns the message's parameters exactly as LiveCode passes them,
@@ -287,6 +289,10 @@ func (d *dispatcher) call(p pending) {
 	}()
 	if p.ev.Kind == EventTimeout && p.s != nil {
 		p.s.timeoutQueued.Store(false)
+	}
+	if c := p.ev.fromDatagram; c != nil {
+		c.dg.undelivered.Add(-1)
+		p.ev.fromDatagram = nil
 	}
 	p.h.HandleEvent(p.ev)
 }

@@ -20,8 +20,11 @@ const (
 	verbSecure
 	verbAccept
 	verbAcceptSecure
+	verbOpenDatagram
+	verbAcceptDatagram
 
 	verbOpens        = verbOpen | verbOpenSecure
+	verbDatagrams    = verbOpenDatagram | verbAcceptDatagram
 	verbAccepts      = verbAccept | verbAcceptSecure
 	verbSecureClient = verbOpenSecure | verbSecure
 	verbAnyTLS       = verbOpenSecure | verbSecure | verbAcceptSecure
@@ -39,13 +42,15 @@ type options struct {
 	eolIn      bool
 	eolTo      EOL
 	tls        tlsOptions
+	broadcast  bool
+	mcastIf    string
 }
 
 // WithMessage is LiveCode's "with message": Open sends an EventConnected
 // named name to the socket's handler once the connection is up. Without
 // it no connected event is sent.
 func WithMessage(name string) Option {
-	return Option{name: "WithMessage", verbs: verbOpens, apply: func(o *options) error {
+	return Option{name: "WithMessage", verbs: verbOpens | verbOpenDatagram, apply: func(o *options) error {
 		o.message = name
 		return nil
 	}}
@@ -59,7 +64,7 @@ func WithMessage(name string) Option {
 // ErrLocalAddress; a host that does not resolve or cannot be bound gives
 // a socketError (ErrLocalResolve, ErrBind).
 func From(local string) Option {
-	return Option{name: "From", verbs: verbOpens, apply: func(o *options) error {
+	return Option{name: "From", verbs: verbOpens | verbOpenDatagram, apply: func(o *options) error {
 		host, port, err := parseLocal(local)
 		if err != nil {
 			return err
@@ -111,6 +116,9 @@ func buildOptions(verb, id string, opts []Option) (options, error) {
 			continue
 		}
 		if opt.verbs&bit == 0 {
+			if bit&verbDatagrams != 0 && opt.verbs&verbAnyTLS != 0 {
+				return o, &OpError{Op: verb, Socket: id, Err: fmt.Errorf("%w: option %s", ErrDatagramTLS, opt.name)}
+			}
 			return o, &OpError{Op: verb, Socket: id, Err: fmt.Errorf("option %s does not apply to %s", opt.name, verb)}
 		}
 		if err := opt.apply(&o); err != nil {
@@ -126,4 +134,7 @@ var verbBits = map[string]uint8{
 	"secure":       verbSecure,
 	"accept":       verbAccept,
 	"acceptsecure": verbAcceptSecure,
+
+	"opendatagram":   verbOpenDatagram,
+	"acceptdatagram": verbAcceptDatagram,
 }

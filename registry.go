@@ -55,6 +55,10 @@ type Config struct {
 	// many bytes fails with ErrBufferFull, leaving the data buffered.
 	// Zero means 1 MiB.
 	MaxReadBuffer int
+	// MaxDatagramQueue bounds, per datagram socket, the datagrams received
+	// and not yet read or delivered to their handler. Past it datagrams are
+	// dropped and counted in Stats.Dropped. Zero means 1024.
+	MaxDatagramQueue int
 	// Resolver resolves host names for Open. Nil means net.DefaultResolver.
 	Resolver *net.Resolver
 	// Logger receives debug records for state changes and error records
@@ -102,6 +106,12 @@ func NewRegistry(cfg Config) (*Registry, error) {
 		return nil, fmt.Errorf("lcsock: negative MaxReadBuffer %d", cfg.MaxReadBuffer)
 	case cfg.MaxReadBuffer == 0:
 		cfg.MaxReadBuffer = DefaultMaxReadBuffer
+	}
+	switch {
+	case cfg.MaxDatagramQueue < 0:
+		return nil, fmt.Errorf("lcsock: negative MaxDatagramQueue %d", cfg.MaxDatagramQueue)
+	case cfg.MaxDatagramQueue == 0:
+		cfg.MaxDatagramQueue = DefaultMaxDatagramQueue
 	}
 	if cfg.Dispatch > DispatchPumped {
 		return nil, fmt.Errorf("lcsock: unknown DispatchMode %d", cfg.Dispatch)

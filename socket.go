@@ -83,6 +83,7 @@ type socket struct {
 	listener      *listener     // non-nil for a listening socket
 	eolIn         *EOLConverter // InputEOL; used by the reader goroutine only
 	tlsCfg        *tls.Config   // OpenSecure: the client handshake after the dial
+	dg            *dgram        // non-nil for datagram sockets
 	release       func()        // called once when an accepted socket finishes
 	timeoutQueued atomic.Bool
 
@@ -828,6 +829,10 @@ func (s *socket) closeLocal() {
 		s.closeListener()
 		return
 	}
+	if s.dg != nil {
+		s.closeDatagram()
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closeLocked()
@@ -880,6 +885,10 @@ func (s *socket) closeLocked() {
 func (s *socket) abort() {
 	if s.listener != nil {
 		s.closeListener()
+		return
+	}
+	if s.dg != nil {
+		s.closeDatagram()
 		return
 	}
 	s.mu.Lock()
@@ -998,6 +1007,9 @@ func (r *Registry) Read(ctx context.Context, id string, spec ReadSpec) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
+	if s.dg != nil {
+		return s.dgRead(ctx, r.TimeoutInterval())
+	}
 	req := &readReq{spec: spec, iv: r.TimeoutInterval(), blocking: true, done: make(chan readResult, 1)}
 	s.mu.Lock()
 	err = s.addRead(req)
@@ -1056,6 +1068,9 @@ func (r *Registry) ReadWithMessage(id string, spec ReadSpec, h Handler, name str
 	if err != nil {
 		return err
 	}
+	if s.dg != nil {
+		return s.dgReadWithMessage(r.handler(h), name)
+	}
 	req := &readReq{spec: spec, iv: r.TimeoutInterval(), h: r.handler(h), name: name}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -1077,6 +1092,12 @@ func (r *Registry) Write(ctx context.Context, id string, data []byte) (int, erro
 	s, err := r.lookupConn("write", id)
 	if err != nil {
 		return 0, err
+	}
+	if s.dg != nil {
+		if err := s.dgWrite(data, nil, "", true); err != nil {
+			return 0, err
+		}
+		return len(data), nil
 	}
 	w := &writeReq{data: data, iv: r.TimeoutInterval(), blocking: true, done: make(chan error, 1)}
 	s.mu.Lock()
@@ -1131,6 +1152,9 @@ func (r *Registry) WriteWithMessage(id string, data []byte, h Handler, name stri
 	if err != nil {
 		return err
 	}
+	if s.dg != nil {
+		return s.dgWrite(data, r.handler(h), name, true)
+	}
 	w := &writeReq{data: append([]byte(nil), data...), iv: r.TimeoutInterval(), h: r.handler(h), name: name}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -1144,6 +1168,9 @@ func (r *Registry) CloseWrite(id string) error {
 	s, err := r.lookupConn("closewrite", id)
 	if err != nil {
 		return err
+	}
+	if s.dg != nil {
+		return &OpError{Op: "closewrite", Socket: id, Err: errors.New("datagram sockets have no write side to close")}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -1210,6 +1237,7 @@ type Stats struct {
 	Buffered     int       // unread bytes held
 	QueuedWrites int       // writes waiting to be sent
 	PendingReads int       // reads waiting to complete
+	Dropped      uint64    // datagrams dropped because the queue was full (Config.MaxDatagramQueue)
 	OpenedAt     time.Time // when Open (or accept) made the socket
 	ConnectedAt  time.Time // when the connection came up; zero before
 }
@@ -1223,7 +1251,12 @@ func (r *Registry) Stats(id string) (Stats, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var dropped uint64
+	if s.dg != nil {
+		dropped = s.dg.dropped
+	}
 	return Stats{
+		Dropped:      dropped,
 		State:        s.state.String(),
 		BytesIn:      s.bytesIn,
 		BytesOut:     s.bytesOut,

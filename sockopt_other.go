@@ -7,3 +7,7 @@ import "syscall"
 func reuseControl(network, address string, c syscall.RawConn) error { return nil }
 
 func isBindError(err error) bool { return false }
+
+type rawConn = syscall.RawConn
+
+func setDatagramOptions(c syscall.RawConn, reuse, broadcast bool) error { return nil }

@@ -24,3 +24,19 @@ func reuseControl(network, address string, c syscall.RawConn) error {
 func isBindError(err error) bool {
 	return errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EADDRNOTAVAIL)
 }
+
+type rawConn = syscall.RawConn
+
+// setDatagramOptions sets address reuse (From) and SO_BROADCAST.
+func setDatagramOptions(c syscall.RawConn, reuse, broadcast bool) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		if reuse {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+		}
+		if serr == nil && broadcast {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_BROADCAST, 1)
+		}
+	})
+	return errors.Join(err, serr)
+}

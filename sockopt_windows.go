@@ -25,3 +25,19 @@ const (
 func isBindError(err error) bool {
 	return errors.Is(err, wsaeaddrinuse) || errors.Is(err, wsaeaddrnotavail)
 }
+
+type rawConn = syscall.RawConn
+
+// setDatagramOptions sets address reuse (From) and SO_BROADCAST.
+func setDatagramOptions(c syscall.RawConn, reuse, broadcast bool) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		if reuse {
+			serr = syscall.SetsockoptInt(syscall.Handle(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+		}
+		if serr == nil && broadcast {
+			serr = syscall.SetsockoptInt(syscall.Handle(fd), syscall.SOL_SOCKET, syscall.SO_BROADCAST, 1)
+		}
+	})
+	return errors.Join(err, serr)
+}

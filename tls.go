@@ -380,6 +380,9 @@ func (r *Registry) Secure(id string, opts ...Option) error {
 	if err != nil {
 		return err
 	}
+	if s.dg != nil {
+		return &OpError{Op: "secure", Socket: id, Err: ErrDatagramTLS}
+	}
 	o, err := buildOptions("secure", id, opts)
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@
 //	lcsock demo                      a loopback echo server and client, printing each event
 //	lcsock connect [flags] ID        open socket to ID; stdin goes out, what arrives goes to stdout
 //	lcsock listen [flags] PORT       accept connections on PORT; print (or echo) what arrives
+//	lcsock udp send ID               send each line of stdin as one datagram; print replies
+//	lcsock udp listen PORT           print each datagram received on PORT (or echo it with -echo)
 //
 // Data goes to stdout, status to stderr. Bad input exits with status 2
 // and a one-line error.
@@ -26,6 +28,8 @@ const usage = `usage:
   lcsock demo                   run a loopback echo server and client, printing each event
   lcsock connect [flags] ID     open socket to ID (host:port[|name]); stdin is sent, received data printed
   lcsock listen [flags] PORT    accept connections on PORT (0 = any); received data printed
+  lcsock udp send ID            send each line of stdin as one datagram to ID; replies printed
+  lcsock udp listen [flags] PORT  print each datagram received on PORT as "sender: data"
 flags:
   -until DELIM   read until DELIM (Go escapes allowed, e.g. '\r\n'); default: whatever arrives
   -echo          listen: send every read back to its sender
@@ -44,12 +48,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	fs := flag.NewFlagSet("lcsock "+args[0], flag.ContinueOnError)
+	verb, rest := args[0], args[1:]
+	if verb == "udp" && len(rest) > 0 { // "udp send" and "udp listen" take flags after the sub-verb
+		verb, rest = "udp "+rest[0], rest[1:]
+	}
+	fs := flag.NewFlagSet("lcsock "+verb, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	until := fs.String("until", "", "")
 	echo := fs.Bool("echo", false, "")
 	timeout := fs.Duration("timeout", lcsock.DefaultTimeoutInterval, "")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(rest); err != nil {
 		fmt.Fprintf(stderr, "lcsock: %v\n", err)
 		return 2
 	}
@@ -64,11 +72,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	cfg := lcsock.Config{TimeoutInterval: *timeout}
 	switch {
-	case args[0] == "demo" && fs.NArg() == 0:
+	case verb == "demo" && fs.NArg() == 0:
 		err = demo(ctx, stdout)
-	case args[0] == "connect" && fs.NArg() == 1:
+	case verb == "connect" && fs.NArg() == 1:
 		err = connect(ctx, cfg, fs.Arg(0), spec, stdin, stdout, stderr)
-	case args[0] == "listen" && fs.NArg() == 1:
+	case verb == "udp send" && fs.NArg() == 1:
+		err = udpSend(ctx, cfg, fs.Arg(0), stdin, stdout, stderr)
+	case verb == "udp listen" && fs.NArg() == 1:
+		port, perr := strconv.Atoi(fs.Arg(0))
+		if perr != nil {
+			fmt.Fprintf(stderr, "lcsock: udp listen: %q is not a port number\n", fs.Arg(0))
+			return 2
+		}
+		err = udpListen(ctx, cfg, port, *echo, stdout, stderr)
+	case verb == "listen" && fs.NArg() == 1:
 		port, perr := strconv.Atoi(fs.Arg(0))
 		if perr != nil {
 			fmt.Fprintf(stderr, "lcsock: listen: %q is not a port number\n", fs.Arg(0))

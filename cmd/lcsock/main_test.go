@@ -127,3 +127,24 @@ func TestListen(t *testing.T) {
 		require.Contains(t, errs.String(), "listening on port")
 	}
 }
+
+// udp listen -echo answers udp send.
+func TestUDP(t *testing.T) {
+	probe, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := probe.LocalAddr().(*net.UDPAddr).Port
+	probe.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var lerr syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"udp", "listen", "-echo", strconv.Itoa(port)}, nil, io.Discard, &lerr)
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(lerr.String(), "receiving datagrams") }, 5*time.Second, 10*time.Millisecond)
+	var out, errs syncBuffer
+	code := run(context.Background(), []string{"udp", "send", "127.0.0.1:" + strconv.Itoa(port)}, strings.NewReader("one\ntwo\n"), &out, &errs)
+	require.Equal(t, 0, code, errs.String())
+	require.Equal(t, "one\ntwo\n", out.String())
+	cancel()
+	require.Equal(t, 0, <-done)
+}

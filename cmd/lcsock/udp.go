@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/lcsock/lcsock"
+)
+
+// udpSend sends each line of stdin (without its line end) as a datagram
+// to id and prints the replies that arrive until a second after the last
+// line, or ctx ends.
+func udpSend(ctx context.Context, cfg lcsock.Config, id string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cfg.Handler = lcsock.HandlerFunc(func(ev lcsock.Event) {
+		switch ev.Kind {
+		case lcsock.EventDatagram:
+			fmt.Fprintf(stdout, "%s\n", ev.Data)
+		case lcsock.EventError:
+			fmt.Fprintf(stderr, "lcsock: %s: %s\n", ev.Socket, lcsock.ErrorText(ev.Err))
+		}
+	})
+	reg, err := lcsock.NewRegistry(cfg)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	if err := reg.OpenDatagram(id, nil, lcsock.WithMessage("reply")); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(stdin)
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	for sc.Scan() {
+		if _, err := reg.Write(ctx, id, sc.Bytes()); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	select { // replies may still be on their way
+	case <-time.After(time.Second):
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// udpListen prints (or echoes) every datagram received on port.
+func udpListen(ctx context.Context, cfg lcsock.Config, port int, echo bool, stdout, stderr io.Writer) error {
+	var reg *lcsock.Registry
+	cfg.Handler = lcsock.HandlerFunc(func(ev lcsock.Event) {
+		if ev.Kind != lcsock.EventDatagram {
+			return
+		}
+		if echo {
+			reg.WriteWithMessage(ev.Socket, ev.Data, nil, "")
+			return
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", ev.Socket, ev.Data)
+	})
+	reg, err := lcsock.NewRegistry(cfg)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	port, err = reg.AcceptDatagram(port, nil, "datagram")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "lcsock: receiving datagrams on port %d\n", port)
+	<-ctx.Done()
+	return nil
+}

@@ -1,0 +1,649 @@
+package lcsock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// Datagram errors.
+var (
+	// ErrDatagramTLS: TLS was asked of a datagram socket.
+	ErrDatagramTLS = errors.New("TLS is not available on datagram sockets")
+	// ErrDatagramTooLarge: a write larger than one UDP datagram can carry;
+	// nothing is sent, nothing is truncated.
+	ErrDatagramTooLarge = errors.New("datagram too large")
+)
+
+// Largest UDP payloads: 65535 less the IP and UDP headers.
+const (
+	maxDatagram4 = 65507
+	maxDatagram6 = 65527
+)
+
+// DefaultMaxDatagramQueue is the default of Config.MaxDatagramQueue.
+const DefaultMaxDatagramQueue = 1024
+
+// datagram is one received datagram.
+type datagram struct {
+	from netip.AddrPort
+	data []byte
+}
+
+// dgram is the datagram part of a socket record: an opened datagram
+// socket, a datagram listener, or a listener's pseudo-socket for one
+// sender.
+type dgram struct {
+	uc       *net.UDPConn   // own connection, or the listener's for a pseudo-socket
+	peer     netip.AddrPort // where writes go (pseudo-sockets; opened sockets are connected)
+	lsock    *socket        // pseudo-socket: its listener
+	listen   bool           // a listener
+	h        Handler        // where datagram events go
+	msg      string         // their message; "" queues datagrams for Read
+	queue    []datagram     // received, waiting for a Read
+	waiters  []chan datagram
+	peers    map[netip.AddrPort]*socket // listener: pseudo-sockets by sender
+	dropped  uint64
+	pendingW [][]byte // writes made while the socket resolves
+	wMsgs    []*writeReq
+	ready    bool // the connection exists
+
+	undelivered atomic.Int32 // datagram events posted and not yet delivered
+}
+
+// OpenDatagram is LiveCode's "open datagram socket to id": a UDP socket
+// whose every write is one datagram to the ID's host and port. It returns
+// at once; a host name is resolved in the background (writes made
+// meanwhile are sent once it is known). No connected event is sent. With
+// WithMessage, each datagram received is sent to h as an EventDatagram
+// named by the message, Params (sender ID, data, socket ID); without it,
+// datagrams wait for Read or ReadWithMessage (which also sets where later
+// datagrams go). An ICMP error reported for the connected peer (port
+// unreachable) ends the socket with one socketError. Options: From
+// (source address), WithMessage, Broadcast. TLS options give ErrDatagramTLS.
+func (r *Registry) OpenDatagram(id string, h Handler, opts ...Option) error {
+	addr, err := ParseID(id)
+	if err != nil {
+		return err
+	}
+	o, err := buildOptions("opendatagram", id, opts)
+	if err != nil {
+		return err
+	}
+	s := newSocket(r, id, addr, r.handler(h), o)
+	s.dg = &dgram{h: s.owner, msg: o.message}
+	ctx, cancel := context.WithCancel(r.ctx)
+	s.cancelDial = cancel
+	if err := r.add(s); err != nil {
+		cancel()
+		return err
+	}
+	r.wg.Add(1)
+	go s.runDatagram(ctx)
+	return nil
+}
+
+// runDatagram resolves and connects, then receives.
+func (s *socket) runDatagram(ctx context.Context) {
+	defer s.reg.wg.Done()
+	uc, err := s.dialDatagram(ctx)
+	s.cancelDial()
+	s.mu.Lock()
+	if s.state != stateConnecting {
+		s.mu.Unlock()
+		if uc != nil {
+			uc.Close()
+		}
+		return
+	}
+	if err != nil {
+		s.rerr, s.eof = err, true
+		s.finish()
+		s.mu.Unlock()
+		return
+	}
+	s.conn, s.dg.uc, s.dg.ready = uc, uc, true
+	s.state = stateOpen
+	s.connectAt = time.Now()
+	// Send what was written while resolving, in order.
+	for i, data := range s.dg.pendingW {
+		if werr := s.sendDatagram(data); werr != nil {
+			s.fail(werr)
+			s.mu.Unlock()
+			return
+		}
+		if w := s.dg.wMsgs[i]; w != nil {
+			s.post(w.h, Event{Kind: EventWritten, Name: w.name, Socket: s.id})
+		}
+	}
+	s.dg.pendingW, s.dg.wMsgs = nil, nil
+	s.mu.Unlock()
+	s.receive(uc)
+}
+
+func (s *socket) dialDatagram(ctx context.Context) (*net.UDPConn, error) {
+	r := s.reg
+	d := net.Dialer{Resolver: r.cfg.Resolver}
+	host, port := s.opts.fromHost, s.opts.fromPort
+	if !s.opts.from {
+		host = r.DefaultInterface()
+	}
+	if host != "" || port != 0 {
+		ip, err := resolveLocal(ctx, r.cfg.Resolver, host)
+		if err != nil {
+			return nil, &OpError{Op: "open", Socket: s.id, Err: err}
+		}
+		d.LocalAddr = &net.UDPAddr{IP: ip, Port: port}
+	}
+	if s.opts.broadcast || s.opts.from {
+		d.Control = func(network, address string, c rawConn) error {
+			return setDatagramOptions(c, s.opts.from, s.opts.broadcast)
+		}
+	}
+	c, err := d.DialContext(ctx, "udp", s.addr.Addr())
+	if err != nil {
+		return nil, &OpError{Op: "open", Socket: s.id, Err: dialError(err)}
+	}
+	uc := c.(*net.UDPConn)
+	if s.opts.mcastIf != "" {
+		if err := setMulticastInterface(uc, s.opts.mcastIf); err != nil {
+			uc.Close()
+			return nil, &OpError{Op: "open", Socket: s.id, Err: err}
+		}
+	}
+	return uc, nil
+}
+
+// receive reads datagrams until the connection ends.
+func (s *socket) receive(uc *net.UDPConn) {
+	buf := make([]byte, 64<<10)
+	for {
+		n, from, err := uc.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			s.mu.Lock()
+			if s.state == stateOpen && !errors.Is(err, net.ErrClosed) {
+				s.fail(&OpError{Op: "read", Socket: s.id, Err: err}) // e.g. ICMP port unreachable
+			}
+			s.mu.Unlock()
+			return
+		}
+		d := datagram{from: from, data: append([]byte(nil), buf[:n]...)}
+		s.mu.Lock()
+		s.bytesIn += uint64(n)
+		target := s
+		if s.dg.listen {
+			target = s.pseudoSocket(from)
+		}
+		if target != nil {
+			target.deliver(s, d)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// deliver hands a datagram received by recv (s itself, or s's listener)
+// to a waiting Read, to the message handler, or to the queue. Called with
+// recv.mu held; s may be recv.
+func (s *socket) deliver(recv *socket, d datagram) {
+	if s != recv {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+	}
+	dg := s.dg
+	if len(dg.waiters) > 0 {
+		w := dg.waiters[0]
+		dg.waiters = dg.waiters[1:]
+		w <- d
+		return
+	}
+	h, msg, counter := dg.h, dg.msg, recv
+	if dg.lsock != nil && msg == "" {
+		// A pseudo-socket without its own message: the listener's handler.
+		h, msg = dg.lsock.dg.h, dg.lsock.dg.msg
+	}
+	limit := int32(s.reg.cfg.MaxDatagramQueue)
+	switch {
+	case msg != "" && h != nil:
+		if counter.dg.undelivered.Load() >= limit {
+			counter.dg.dropped++ // the receiving socket's queue of events is full
+			return
+		}
+		counter.dg.undelivered.Add(1)
+		listener := s.id
+		if dg.lsock != nil {
+			listener = dg.lsock.id
+		}
+		s.post(h, Event{Kind: EventDatagram, Name: msg, Socket: formatAddrPort(d.from), Data: d.data, Listener: listener, fromDatagram: counter})
+	case len(dg.queue) < int(limit):
+		dg.queue = append(dg.queue, d)
+	default:
+		dg.dropped++
+	}
+}
+
+// pseudoSocket returns the listener's socket record for a sender, making
+// it on its first datagram. Called with the listener's mu held.
+func (s *socket) pseudoSocket(from netip.AddrPort) *socket {
+	if p := s.dg.peers[from]; p != nil {
+		p.mu.Lock()
+		alive := p.state == stateOpen
+		p.mu.Unlock()
+		if alive {
+			return p
+		}
+	}
+	base := MakeID(from.Addr().Unmap().String(), int(from.Port()), "")
+	p := newSocket(s.reg, base.String(), base, s.owner, options{})
+	p.dg = &dgram{uc: s.dg.uc, peer: from, lsock: s}
+	p.state = stateOpen
+	p.connectAt = time.Now()
+	for n := 1; ; n++ {
+		err := s.reg.add(p)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrAlreadyOpen) {
+			return nil
+		}
+		p.id = base.String() + "|" + strconv.Itoa(n)
+		p.key = idKey(p.id)
+	}
+	s.dg.peers[from] = p
+	return p
+}
+
+func formatAddrPort(ap netip.AddrPort) string {
+	return MakeID(ap.Addr().Unmap().String(), int(ap.Port()), "").String()
+}
+
+// datagramLimit is the largest payload for the socket's peer.
+func (s *socket) datagramLimit() int {
+	peer := s.dg.peer.Addr()
+	if !s.dg.peer.IsValid() {
+		peer, _ = netip.ParseAddr(s.addr.Host)
+		if ua, ok := s.conn.(*net.UDPConn); ok {
+			if ra, ok := ua.RemoteAddr().(*net.UDPAddr); ok {
+				peer = ra.AddrPort().Addr()
+			}
+		}
+	}
+	if peer.Is6() && !peer.Is4In6() {
+		return maxDatagram6
+	}
+	return maxDatagram4
+}
+
+// checkDatagram refuses a write larger than one datagram. Called with s.mu held.
+func (s *socket) checkDatagram(data []byte) error {
+	if limit := s.datagramLimit(); len(data) > limit {
+		return &OpError{Op: "write", Socket: s.id, Err: fmt.Errorf("%w: %w: %d bytes, the limit is %d", ErrSendDatagram, ErrDatagramTooLarge, len(data), limit)}
+	}
+	return nil
+}
+
+// sendDatagram sends one datagram. Called with s.mu held.
+func (s *socket) sendDatagram(data []byte) error {
+	dg := s.dg
+	if err := s.checkDatagram(data); err != nil {
+		return err
+	}
+	var err error
+	if dg.peer.IsValid() {
+		_, err = dg.uc.WriteToUDPAddrPort(data, dg.peer)
+	} else {
+		_, err = dg.uc.Write(data)
+	}
+	if err != nil {
+		return &OpError{Op: "write", Socket: s.id, Err: &causeError{ErrSendDatagram, err}}
+	}
+	s.bytesOut += uint64(len(data))
+	return nil
+}
+
+// dgWrite is Write and WriteWithMessage on a datagram socket: one
+// datagram, sent at once (queued while resolving); w.name's event is
+// posted at once after the send.
+func (s *socket) dgWrite(data []byte, h Handler, name string, copyData bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dg.listen {
+		return &OpError{Op: "write", Socket: s.id, Err: ErrNotWritable}
+	}
+	switch s.state {
+	case stateConnecting:
+		if err := s.checkDatagram(data); err != nil {
+			return err
+		}
+		if copyData {
+			data = append([]byte(nil), data...)
+		}
+		var w *writeReq
+		if name != "" {
+			w = &writeReq{h: h, name: name}
+		}
+		s.dg.pendingW = append(s.dg.pendingW, data)
+		s.dg.wMsgs = append(s.dg.wMsgs, w)
+		return nil
+	case stateOpen:
+	default:
+		return &OpError{Op: "write", Socket: s.id, Err: ErrSocketNotOpen}
+	}
+	if err := s.sendDatagram(data); err != nil {
+		return err
+	}
+	if name != "" {
+		s.post(h, Event{Kind: EventWritten, Name: name, Socket: s.id})
+	}
+	return nil
+}
+
+// dgRead is the blocking Read of a datagram socket: the next datagram.
+func (s *socket) dgRead(ctx context.Context, iv time.Duration) ([]byte, error) {
+	s.mu.Lock()
+	if s.dg.listen {
+		s.mu.Unlock()
+		return nil, &OpError{Op: "read", Socket: s.id, Err: ErrNotReadable}
+	}
+	if len(s.dg.queue) > 0 {
+		d := s.dg.queue[0]
+		s.dg.queue = s.dg.queue[1:]
+		s.mu.Unlock()
+		return d.data, nil
+	}
+	ch := make(chan datagram, 1)
+	s.dg.waiters = append(s.dg.waiters, ch)
+	s.mu.Unlock()
+	timer := time.NewTimer(iv)
+	defer timer.Stop()
+	var cause error
+	select {
+	case d, ok := <-ch:
+		if !ok {
+			return nil, &OpError{Op: "read", Socket: s.id, Err: ErrClosed}
+		}
+		return d.data, nil
+	case <-ctx.Done():
+		cause = ctx.Err()
+	case <-timer.C:
+		cause = ErrTimeout
+	case <-s.finished:
+		cause = ErrClosed
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, w := range s.dg.waiters {
+		if w == ch {
+			s.dg.waiters = append(s.dg.waiters[:i], s.dg.waiters[i+1:]...)
+			return nil, &OpError{Op: "read", Socket: s.id, Err: cause}
+		}
+	}
+	if d, ok := <-ch; ok { // delivered meanwhile
+		return d.data, nil
+	}
+	return nil, &OpError{Op: "read", Socket: s.id, Err: ErrClosed}
+}
+
+// dgReadWithMessage is ReadWithMessage on a datagram socket: LiveCode's
+// retargeting of where datagrams go. Datagrams already queued are sent
+// at once (as events, after this call returns).
+func (s *socket) dgReadWithMessage(h Handler, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dg.listen {
+		return &OpError{Op: "read", Socket: s.id, Err: ErrNotReadable}
+	}
+	s.dg.h, s.dg.msg = h, name
+	queued := s.dg.queue
+	s.dg.queue = nil
+	for _, d := range queued {
+		s.deliver(s, d)
+	}
+	return nil
+}
+
+// closeDatagram closes a datagram socket, listener or pseudo-socket.
+// Closing a pseudo-socket leaves the listener open; closing a listener
+// closes its pseudo-sockets.
+func (s *socket) closeDatagram() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateDone {
+		return
+	}
+	if s.dg.lsock != nil {
+		s.conn = nil // the connection is the listener's: do not close it
+	}
+	for _, w := range s.dg.waiters {
+		close(w)
+	}
+	s.dg.waiters = nil
+	s.dg.queue = nil
+	s.state = stateClosing
+	s.finish()
+	for _, p := range s.dg.peers { // a listener takes its pseudo-sockets along
+		s.reg.remove(p)
+		p.closeDatagram()
+	}
+}
+
+// AcceptDatagram is LiveCode's "accept datagram connections on port port
+// with message message": it listens for UDP datagrams on the default
+// interface (or all) and returns the bound port; the listener is listed
+// under its port number. Each datagram is sent to h as an EventDatagram
+// named message with Params (sender "ip:port", data, listener port). The
+// first datagram of a sender adds a socket named after it to
+// OpenSockets; writing to that ID replies to the sender, and closing it
+// leaves the listener open. Options: Broadcast.
+func (r *Registry) AcceptDatagram(port int, h Handler, message string, opts ...Option) (int, error) {
+	if port < 0 || port > 65535 {
+		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: ErrInvalidPort}
+	}
+	o, err := buildOptions("acceptdatagram", strconv.Itoa(port), opts)
+	if err != nil {
+		return 0, err
+	}
+	if r.isClosed() {
+		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: ErrClosed}
+	}
+	lc := net.ListenConfig{}
+	if o.broadcast {
+		lc.Control = func(network, address string, c rawConn) error { return setDatagramOptions(c, false, true) }
+	}
+	pc, err := lc.ListenPacket(context.Background(), "udp", net.JoinHostPort(r.DefaultInterface(), strconv.Itoa(port)))
+	if err != nil {
+		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: &causeError{ErrListen, err}}
+	}
+	uc := pc.(*net.UDPConn)
+	port = uc.LocalAddr().(*net.UDPAddr).Port
+	id := strconv.Itoa(port)
+	s := newSocket(r, id, ID{Port: port}, r.handler(h), o)
+	s.dg = &dgram{uc: uc, listen: true, h: s.owner, msg: message, peers: map[netip.AddrPort]*socket{}, ready: true}
+	s.conn = uc
+	s.state = stateOpen
+	if err := r.add(s); err != nil {
+		uc.Close()
+		return 0, err
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		s.receive(uc)
+	}()
+	return port, nil
+}
+
+// Broadcast is LiveCode's allowDatagramBroadcasts for one socket: it sets
+// SO_BROADCAST so that writes to a broadcast address are allowed. Off
+// unless asked. For OpenDatagram and AcceptDatagram.
+func Broadcast(on bool) Option {
+	return Option{name: "Broadcast", verbs: verbDatagrams, apply: func(o *options) error {
+		o.broadcast = on
+		return nil
+	}}
+}
+
+// MulticastError reports a JoinGroup or LeaveGroup that failed on some
+// interfaces: Failed maps each interface name ("" for the system's
+// choice) to its error; Done lists those where it worked.
+type MulticastError struct {
+	Group  string
+	Done   []string
+	Failed map[string]error
+}
+
+func (e *MulticastError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "multicast group %s:", e.Group)
+	names := make([]string, 0, len(e.Failed))
+	for n := range e.Failed {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		label := n
+		if label == "" {
+			label = "(default)"
+		}
+		fmt.Fprintf(&b, " %s: %v;", label, e.Failed[n])
+	}
+	if len(e.Done) > 0 {
+		fmt.Fprintf(&b, " joined on %s", strings.Join(e.Done, ", "))
+	}
+	return strings.TrimSuffix(b.String(), ";")
+}
+
+// Unwrap returns the per-interface errors.
+func (e *MulticastError) Unwrap() []error {
+	errs := make([]error, 0, len(e.Failed))
+	for _, err := range e.Failed {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// JoinGroup makes a datagram socket (a listener from AcceptDatagram, or
+// a socket from OpenDatagram) receive the multicast group's datagrams, on
+// the interface named iface, or on every interface that is up and
+// multicast-capable when iface is "" (the system's choice if there is
+// none). Where some interfaces fail it returns a *MulticastError naming
+// each failure; the membership holds on the others. Not in LiveCode.
+func (r *Registry) JoinGroup(id, group, iface string) error {
+	return r.multicast("joingroup", id, group, iface, true)
+}
+
+// LeaveGroup undoes JoinGroup.
+func (r *Registry) LeaveGroup(id, group, iface string) error {
+	return r.multicast("leavegroup", id, group, iface, false)
+}
+
+func (r *Registry) multicast(op, id, group, iface string, join bool) error {
+	s, err := r.lookup(op, id)
+	if err != nil {
+		return err
+	}
+	gip := net.ParseIP(group)
+	if s.dg == nil || gip == nil || !gip.IsMulticast() {
+		return &OpError{Op: op, Socket: id, Err: fmt.Errorf("%w: %q must be a multicast address and %q a datagram socket", ErrBadID, group, id)}
+	}
+	s.mu.Lock()
+	uc := s.dg.uc
+	s.mu.Unlock()
+	if uc == nil {
+		return &OpError{Op: op, Socket: id, Err: errors.New("the socket is still resolving")}
+	}
+	ifs, err := multicastInterfaces(iface)
+	if err != nil {
+		return &OpError{Op: op, Socket: id, Err: err}
+	}
+	me := &MulticastError{Group: group, Failed: map[string]error{}}
+	for _, ifi := range ifs {
+		g := &net.UDPAddr{IP: gip}
+		var err error
+		switch {
+		case gip.To4() != nil && join:
+			err = ipv4.NewPacketConn(uc).JoinGroup(ifi, g)
+		case gip.To4() != nil:
+			err = ipv4.NewPacketConn(uc).LeaveGroup(ifi, g)
+		case join:
+			err = ipv6.NewPacketConn(uc).JoinGroup(ifi, g)
+		default:
+			err = ipv6.NewPacketConn(uc).LeaveGroup(ifi, g)
+		}
+		name := ""
+		if ifi != nil {
+			name = ifi.Name
+		}
+		if err != nil {
+			me.Failed[name] = err
+		} else {
+			me.Done = append(me.Done, name)
+		}
+	}
+	if len(me.Failed) > 0 {
+		return &OpError{Op: op, Socket: id, Err: me}
+	}
+	return nil
+}
+
+// multicastInterfaces returns the named interface, or every interface
+// that is up and multicast-capable, or [nil] (the system's choice).
+func multicastInterfaces(name string) ([]*net.Interface, error) {
+	if name != "" {
+		ifi, err := net.InterfaceByName(name)
+		if err != nil {
+			return nil, fmt.Errorf("interface %q: %w", name, err)
+		}
+		return []*net.Interface{ifi}, nil
+	}
+	all, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	var ifs []*net.Interface
+	for i := range all {
+		if all[i].Flags&net.FlagUp != 0 && all[i].Flags&net.FlagMulticast != 0 {
+			ifs = append(ifs, &all[i])
+		}
+	}
+	if len(ifs) == 0 {
+		ifs = []*net.Interface{nil}
+	}
+	return ifs, nil
+}
+
+// MulticastInterface sends the socket's multicast datagrams out of the
+// named interface (IP_MULTICAST_IF), with loopback of its own datagrams
+// on, so that members on this host receive them. For OpenDatagram.
+func MulticastInterface(name string) Option {
+	return Option{name: "MulticastInterface", verbs: verbOpenDatagram, apply: func(o *options) error {
+		if _, err := net.InterfaceByName(name); err != nil {
+			return err
+		}
+		o.mcastIf = name
+		return nil
+	}}
+}
+
+// setMulticastInterface applies MulticastInterface to a new connection.
+func setMulticastInterface(uc *net.UDPConn, name string) error {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return err
+	}
+	if ra, ok := uc.RemoteAddr().(*net.UDPAddr); ok && ra.IP.To4() == nil {
+		p := ipv6.NewPacketConn(uc)
+		return errors.Join(p.SetMulticastInterface(ifi), p.SetMulticastLoopback(true))
+	}
+	p := ipv4.NewPacketConn(uc)
+	return errors.Join(p.SetMulticastInterface(ifi), p.SetMulticastLoopback(true))
+}

@@ -1,0 +1,331 @@
+package lcsock_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lcsock/lcsock"
+	"github.com/lcsock/lcsock/lcsocktest"
+	"github.com/stretchr/testify/require"
+)
+
+// udpPeer is a plain UDP socket on loopback.
+func udpPeer(t *testing.T, network, addr string) *net.UDPConn {
+	t.Helper()
+	pc, err := net.ListenPacket(network, addr)
+	if err != nil {
+		t.Skipf("no %s loopback here: %v", network, err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	return pc.(*net.UDPConn)
+}
+
+func readDatagram(t *testing.T, c *net.UDPConn) (string, net.Addr) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(wait))
+	buf := make([]byte, 70000)
+	n, from, err := c.ReadFrom(buf)
+	require.NoError(t, err)
+	return string(buf[:n]), from
+}
+
+// Cases 73, 74, 75: accept datagram connections: Params (sender, data,
+// listener port); one pseudo-socket per sender, listed, writable to reply.
+func TestCase73To75AcceptDatagram(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	port, err := reg.AcceptDatagram(0, nil, "dg")
+	require.NoError(t, err)
+	require.Equal(t, []string{strconv.Itoa(port)}, reg.OpenSockets())
+	c := udpPeer(t, "udp4", "127.0.0.1:0")
+	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
+	c.WriteTo([]byte("hi"), to)
+	ev := rec.WaitFor(t, lcsock.EventDatagram, "", wait)
+	sender := c.LocalAddr().String()
+	require.Equal(t, "dg", ev.Name)
+	require.Equal(t, []string{sender, "hi", strconv.Itoa(port)}, ev.Params()) // case 73
+	require.Equal(t, []string{strconv.Itoa(port), sender}, reg.OpenSockets())
+	_, err = reg.Write(ctxWait(t), sender, []byte("yo")) // case 74
+	require.NoError(t, err)
+	got, from := readDatagram(t, c)
+	require.Equal(t, "yo", got)
+	require.Equal(t, port, from.(*net.UDPAddr).Port)
+	c.WriteTo([]byte("again"), to)
+	rec.WaitFor(t, lcsock.EventDatagram, "", wait)
+	require.Len(t, reg.OpenSockets(), 2) // case 75
+	// Closing the pseudo-socket leaves the listener open.
+	require.NoError(t, reg.CloseSocket(sender))
+	c.WriteTo([]byte("third"), to)
+	require.Equal(t, "third", string(rec.WaitFor(t, lcsock.EventDatagram, "", wait).Data))
+	// Closing the listener takes its pseudo-sockets along.
+	require.NoError(t, reg.CloseSocket(strconv.Itoa(port)))
+	require.Empty(t, reg.OpenSockets())
+}
+
+// Case 76: open datagram socket with a message: no connected event, each
+// datagram is delivered with (sender, data, socket ID). Case 78: the
+// write message fires at once. Case 79: zero-length datagrams arrive.
+func TestCase76_78_79OpenDatagram(t *testing.T) {
+	srv := udpPeer(t, "udp4", "127.0.0.1:0")
+	reg, rec := newReg(t, lcsock.Config{})
+	id := srv.LocalAddr().String()
+	require.NoError(t, reg.OpenDatagram(id, nil, lcsock.WithMessage("dg")))
+	require.NoError(t, reg.WriteWithMessage(id, []byte("x"), nil, "w"))
+	rec.WaitFor(t, lcsock.EventWritten, id, wait) // case 78
+	got, from := readDatagram(t, srv)
+	require.Equal(t, "x", got)
+	srv.WriteTo([]byte("reply"), from)
+	ev := rec.WaitFor(t, lcsock.EventDatagram, id, wait)
+	require.Equal(t, []string{id, "reply", id}, ev.Params()) // case 76
+	srv.WriteTo(nil, from)
+	ev = rec.WaitFor(t, lcsock.EventDatagram, id, wait)
+	require.Empty(t, ev.Data) // case 79
+	require.Zero(t, rec.Count(lcsock.EventConnected, ""))
+}
+
+// Case 77 (lcsock does better): a blocking Read returns the next datagram.
+// Reads never split or join datagrams, whatever their condition.
+func TestCase77BlockingReadDatagram(t *testing.T) {
+	srv := udpPeer(t, "udp4", "127.0.0.1:0")
+	reg, _ := newReg(t, lcsock.Config{TimeoutInterval: 50 * time.Millisecond})
+	id := srv.LocalAddr().String() + "|d"
+	require.NoError(t, reg.OpenDatagram(id, nil))
+	_, err := reg.Write(ctxWait(t), id, []byte("hello"))
+	require.NoError(t, err)
+	_, from := readDatagram(t, srv)
+	srv.WriteTo([]byte("first datagram"), from)
+	srv.WriteTo([]byte("second"), from)
+	got, err := reg.Read(ctxWait(t), id, lcsock.For(3, lcsock.Chars))
+	require.NoError(t, err)
+	require.Equal(t, "first datagram", string(got)) // not split to 3 bytes
+	got, err = reg.Read(ctxWait(t), id, lcsock.Until("\n"))
+	require.NoError(t, err)
+	require.Equal(t, "second", string(got)) // not joined to a delimiter
+	_, err = reg.Read(ctxWait(t), id, lcsock.Available())
+	require.ErrorIs(t, err, lcsock.ErrTimeout)
+}
+
+// Case 80: From sets the source port.
+func TestCase80DatagramFrom(t *testing.T) {
+	srv := udpPeer(t, "udp4", "127.0.0.1:0")
+	probe := udpPeer(t, "udp4", "127.0.0.1:0")
+	local := probe.LocalAddr().(*net.UDPAddr).Port
+	probe.Close()
+	reg, _ := newReg(t, lcsock.Config{})
+	id := srv.LocalAddr().String()
+	require.NoError(t, reg.OpenDatagram(id, nil, lcsock.From(":"+itoa(local))))
+	_, err := reg.Write(ctxWait(t), id, []byte("x"))
+	require.NoError(t, err)
+	_, from := readDatagram(t, srv)
+	require.Equal(t, local, from.(*net.UDPAddr).Port)
+}
+
+// Case 81: broadcasts need the explicit opt-in.
+func TestCase81Broadcast(t *testing.T) {
+	rcv := udpPeer(t, "udp4", "0.0.0.0:0")
+	port := rcv.LocalAddr().(*net.UDPAddr).Port
+	reg, rec := newReg(t, lcsock.Config{})
+	id := "127.255.255.255:" + itoa(port)
+	require.NoError(t, reg.OpenDatagram(id, nil))
+	_, err := reg.Write(ctxWait(t), id, []byte("no"))
+	if err == nil {
+		// Some systems refuse at connect time instead: a socketError.
+		_, ok := rec.Next(lcsock.EventError, id, time.Second)
+		if !ok {
+			t.Skip("this kernel does not treat 127.255.255.255 as a broadcast address")
+		}
+	} else {
+		require.ErrorIs(t, err, lcsock.ErrSendDatagram)
+	}
+	id2 := id + "|allowed"
+	require.NoError(t, reg.OpenDatagram(id2, nil, lcsock.Broadcast(true)))
+	_, err = reg.Write(ctxWait(t), id2, []byte("yes"))
+	require.NoError(t, err)
+	got, _ := readDatagram(t, rcv)
+	require.Equal(t, "yes", got)
+}
+
+// A write larger than a datagram can carry is an error, never truncated.
+func TestDatagramTooLarge(t *testing.T) {
+	srv := udpPeer(t, "udp4", "127.0.0.1:0")
+	reg, _ := newReg(t, lcsock.Config{})
+	id := srv.LocalAddr().String()
+	require.NoError(t, reg.OpenDatagram(id, nil))
+	_, err := reg.Write(ctxWait(t), id, make([]byte, 65508))
+	require.ErrorIs(t, err, lcsock.ErrDatagramTooLarge)
+	require.ErrorIs(t, err, lcsock.ErrSendDatagram)
+	_, err = reg.Write(ctxWait(t), id, make([]byte, 65507))
+	require.NoError(t, err)
+	got, _ := readDatagram(t, srv)
+	require.Len(t, got, 65507)
+}
+
+// 1,000 datagrams from 10 peers are each attributed to the right peer,
+// over IPv4 and IPv6.
+func TestDatagramsFromTenPeers(t *testing.T) {
+	for _, fam := range []struct{ network, loop string }{{"udp4", "127.0.0.1"}, {"udp6", "::1"}} {
+		t.Run(fam.network, func(t *testing.T) {
+			udpPeer(t, fam.network, net.JoinHostPort(fam.loop, "0")) // skips without the family
+			reg, rec := newReg(t, lcsock.Config{DefaultInterface: fam.loop, MaxDatagramQueue: 2000})
+			port, err := reg.AcceptDatagram(0, nil, "dg")
+			require.NoError(t, err)
+			to := &net.UDPAddr{IP: net.ParseIP(fam.loop), Port: port}
+			peers := make([]*net.UDPConn, 10)
+			for i := range peers {
+				peers[i] = udpPeer(t, fam.network, net.JoinHostPort(fam.loop, "0"))
+			}
+			// Ten rounds of 100 datagrams, each round read before the next is
+			// sent, so the kernel's receive buffer never overflows (UDP may
+			// drop on the wire; this test is about attribution).
+			got := map[string]int{}
+			for round := range 10 {
+				for n := range 10 {
+					for i, p := range peers {
+						p.WriteTo([]byte(fmt.Sprintf("%d:%d:%d", i, round, n)), to)
+					}
+				}
+				for range 100 {
+					ev := rec.WaitFor(t, lcsock.EventDatagram, "", wait)
+					i, _ := strconv.Atoi(strings.SplitN(string(ev.Data), ":", 2)[0])
+					require.Equal(t, peers[i].LocalAddr().String(), ev.Params()[0])
+					got[ev.Params()[0]]++
+				}
+			}
+			require.Len(t, got, 10)
+			for _, n := range got {
+				require.Equal(t, 100, n)
+			}
+			require.Len(t, reg.OpenSockets(), 11)
+			// Reply to one peer through its ID.
+			_, err = reg.Write(ctxWait(t), peers[3].LocalAddr().String(), []byte("back"))
+			require.NoError(t, err)
+			msg, _ := readDatagram(t, peers[3])
+			require.Equal(t, "back", msg)
+		})
+	}
+}
+
+// A slow handler never makes the library lose datagrams silently: past
+// the queue limit they are dropped and counted.
+func TestDatagramQueueLimitCounts(t *testing.T) {
+	reg, err := lcsock.NewRegistry(lcsock.Config{Dispatch: lcsock.DispatchPumped, MaxDatagramQueue: 5})
+	require.NoError(t, err)
+	defer reg.Close()
+	rec := &lcsocktest.Recorder{}
+	port, err := reg.AcceptDatagram(0, rec, "dg")
+	require.NoError(t, err)
+	c := udpPeer(t, "udp4", "127.0.0.1:0")
+	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
+	for i := range 20 {
+		c.WriteTo([]byte{byte(i)}, to)
+	}
+	// Nothing is delivered until we pump; wait until all 20 were received.
+	deadline := time.Now().Add(wait)
+	for {
+		st, err := reg.Stats(strconv.Itoa(port))
+		require.NoError(t, err)
+		if st.BytesIn == 20 {
+			require.EqualValues(t, 15, st.Dropped)
+			break
+		}
+		require.True(t, time.Now().Before(deadline))
+		runtime_Gosched()
+	}
+	require.Equal(t, 5, reg.DispatchPending())
+	require.Equal(t, 5, rec.Count(lcsock.EventDatagram, ""))
+}
+
+// A connected datagram socket reports ICMP port unreachable as socketError.
+func TestDatagramPortUnreachable(t *testing.T) {
+	dead := udpPeer(t, "udp4", "127.0.0.1:0")
+	id := dead.LocalAddr().String()
+	dead.Close()
+	reg, rec := newReg(t, lcsock.Config{})
+	require.NoError(t, reg.OpenDatagram(id, nil, lcsock.WithMessage("dg")))
+	for {
+		if _, err := reg.Write(ctxWait(t), id, []byte("anyone?")); err != nil {
+			break
+		}
+		if _, ok := rec.Next(lcsock.EventError, id, 50*time.Millisecond); ok {
+			break
+		}
+	}
+	require.NotContains(t, reg.OpenSockets(), id)
+}
+
+// TLS is refused on datagram sockets.
+func TestDatagramRefusesTLS(t *testing.T) {
+	srv := udpPeer(t, "udp4", "127.0.0.1:0")
+	reg, _ := newReg(t, lcsock.Config{})
+	id := srv.LocalAddr().String()
+	require.ErrorIs(t, reg.OpenDatagram(id, nil, lcsock.Verify(false)), lcsock.ErrDatagramTLS)
+	require.NoError(t, reg.OpenDatagram(id, nil))
+	require.ErrorIs(t, reg.Secure(id), lcsock.ErrDatagramTLS)
+}
+
+// Interop: socat sends datagrams to an lcsock datagram listener and gets
+// the reply.
+func TestInteropSocatUDP(t *testing.T) {
+	path := tool(t, "socat")
+	reg, rec := newReg(t, lcsock.Config{})
+	rec.OnEvent = func(ev lcsock.Event) {
+		if ev.Kind == lcsock.EventDatagram {
+			reg.WriteWithMessage(ev.Socket, bytes.ToUpper(ev.Data), nil, "")
+		}
+	}
+	port, err := reg.AcceptDatagram(0, nil, "dg")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "-t", "2", "-T", "2", "-", "UDP:127.0.0.1:"+itoa(port))
+	cmd.Stdin = strings.NewReader("datagram from socat")
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	require.Equal(t, "DATAGRAM FROM SOCAT", string(out))
+	ev := rec.WaitFor(t, lcsock.EventDatagram, "", wait)
+	require.Equal(t, "datagram from socat", string(ev.Data))
+}
+
+// Multicast on the loopback interface, where the kernel allows it.
+func TestMulticastLoopback(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	port, err := reg.AcceptDatagram(0, nil, "mc")
+	require.NoError(t, err)
+	lo := loopbackName(t)
+	group := "239.77.0.1"
+	// Errors name the interface; a unicast group is refused.
+	require.ErrorContains(t, reg.JoinGroup(strconv.Itoa(port), "239.77.0.2", "no-such-if0"), "no-such-if0")
+	require.Error(t, reg.JoinGroup(strconv.Itoa(port), "10.0.0.1", lo))
+	if err := reg.JoinGroup(strconv.Itoa(port), group, lo); err != nil {
+		t.Skipf("cannot join %s on %s here (%v); `ip link set %s multicast on` enables it", group, lo, err, lo)
+	}
+	id := group + ":" + itoa(port)
+	require.NoError(t, reg.OpenDatagram(id, nil, lcsock.MulticastInterface(lo)))
+	if _, err := reg.Write(ctxWait(t), id, []byte("to the group")); err != nil {
+		t.Skipf("cannot send multicast on %s here (%v); `ip link set %s multicast on` enables it", lo, err, lo)
+	}
+	ev, ok := rec.Next(lcsock.EventDatagram, "", 2*time.Second)
+	if !ok {
+		t.Skipf("multicast on %s is not looped back here; `ip link set %s multicast on` enables it", lo, lo)
+	}
+	require.Equal(t, "to the group", string(ev.Data))
+	require.NoError(t, reg.LeaveGroup(strconv.Itoa(port), group, lo))
+}
+
+func loopbackName(t *testing.T) string {
+	ifs, err := net.Interfaces()
+	require.NoError(t, err)
+	for _, ifi := range ifs {
+		if ifi.Flags&net.FlagLoopback != 0 {
+			return ifi.Name
+		}
+	}
+	t.Skip("no loopback interface")
+	return ""
+}
