@@ -72,12 +72,11 @@ func (r *Registry) accept(port int, h Handler, message string, o options, tlsCfg
 	s := newSocket(r, id, ID{Port: port}, r.handler(h), o)
 	s.listener = l
 	s.state = stateOpen
-	if err := r.add(s); err != nil {
+	if err := r.add(s, true); err != nil {
 		ln.Close()
 		return 0, err
 	}
 	r.debug("lcsock: listening", "port", port, "interface", host, "tls", tlsCfg != nil)
-	r.wg.Add(1)
 	go s.acceptLoop()
 	return port, nil
 }
@@ -152,6 +151,16 @@ func (s *socket) secureAdopt(conn net.Conn) {
 // and announces it to the listener's handler.
 func (r *Registry) adopt(conn net.Conn, lsock *socket) {
 	l := lsock.listener
+	lsock.mu.Lock()
+	listening := lsock.state == stateOpen
+	lsock.mu.Unlock()
+	if !listening { // the listener closed as this connection arrived
+		conn.Close()
+		if l.slots != nil {
+			<-l.slots
+		}
+		return
+	}
 	ap := netip.MustParseAddrPort("0.0.0.0:0")
 	if ta, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
 		ap = ta.AddrPort()
@@ -162,8 +171,12 @@ func (r *Registry) adopt(conn net.Conn, lsock *socket) {
 	if l.slots != nil {
 		s.release = func() { <-l.slots }
 	}
+	// Hold s.mu from the moment s is in the table until it is set up, so
+	// that a concurrent Close aborts a complete socket.
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for n := 1; ; n++ {
-		err := r.add(s)
+		err := r.add(s, true)
 		if err == nil {
 			break
 		}
@@ -177,32 +190,29 @@ func (r *Registry) adopt(conn net.Conn, lsock *socket) {
 		s.id = base.String() + "|" + strconv.Itoa(n)
 		s.key = idKey(s.id)
 	}
-	s.mu.Lock()
-	lsock.mu.Lock()
-	if lsock.state == stateOpen {
-		lsock.post(lsock.owner, Event{Kind: EventAccepted, Name: l.message, Socket: s.id, Listener: lsock.id})
-	}
-	lsock.mu.Unlock()
+	// The accept event belongs to the new socket: a panicking handler
+	// takes down that socket, not the listener.
+	s.post(lsock.owner, Event{Kind: EventAccepted, Name: l.message, Socket: s.id, Listener: lsock.id})
 	s.connected(conn)
-	s.mu.Unlock()
-	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
 		s.readLoop()
 	}()
 }
 
-// closeListener stops accepting; accepted sockets stay open.
-func (s *socket) closeListener() {
+// closeListener stops accepting; accepted sockets stay open. It reports
+// false if the listener was already closed.
+func (s *socket) closeListener() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == stateDone {
-		return
+		return false
 	}
 	s.state = stateDone
 	s.listener.ln.Close()
 	close(s.finished)
-	s.reg.remove(s)
+	s.reg.retire(s)
+	return true
 }
 
 // MaxConnections limits how many sockets accepted by one listener may be

@@ -31,7 +31,7 @@ func TestAcceptedIDCollision(t *testing.T) {
 	require.NoError(t, err)
 
 	taken := newSocket(reg, "127.0.0.1:5000", MakeID("127.0.0.1", 5000, ""), nil, options{})
-	require.NoError(t, reg.add(taken))
+	require.NoError(t, reg.add(taken, false))
 	for range 2 {
 		a, b := net.Pipe()
 		defer b.Close()
@@ -46,5 +46,5 @@ func TestAcceptedIDCollision(t *testing.T) {
 	require.Equal(t, "127.0.0.1:5000|1", got[0].Socket)
 	require.Equal(t, "127.0.0.1:5000|2", got[1].Socket)
 	require.Equal(t, []string{strconv.Itoa(port), "127.0.0.1:5000", "127.0.0.1:5000|1", "127.0.0.1:5000|2"}, reg.OpenSockets())
-	reg.remove(taken)
+	reg.retire(taken)
 }

@@ -1,10 +1,13 @@
 package lcsock
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -193,17 +196,19 @@ type dispatcher struct {
 
 	mu     sync.Mutex
 	q      []pending
-	head   int
+	head   int // q[:head] were popped by pump
 	closed bool
 	wake   chan struct{} // capacity 1: "the queue may be non-empty"; closed by close
 	done   chan struct{} // closed when the serial goroutine exits
 
-	pumpMu  sync.Mutex  // one pumping goroutine at a time
-	running atomic.Bool // a handler is running (serial mode)
+	pumpSem   chan struct{} // one pumping goroutine at a time (capacity 1)
+	pumpOwner atomic.Uint64 // goroutine that holds pumpSem, for nested Dispatch
+	loopID    atomic.Uint64 // the serial loop's goroutine
+	queued    atomic.Int64  // len(q), for a lock-free empty check
 }
 
 func newDispatcher(mode DispatchMode, logger *slog.Logger) *dispatcher {
-	d := &dispatcher{mode: mode, logger: logger, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	d := &dispatcher{mode: mode, logger: logger, wake: make(chan struct{}, 1), done: make(chan struct{}), pumpSem: make(chan struct{}, 1)}
 	if mode == DispatchSerial {
 		go d.loop()
 	} else {
@@ -221,34 +226,59 @@ func (d *dispatcher) post(h Handler, ev Event, s *socket) {
 }
 
 // postThen queues an event and a function to run after its handler
-// returns. h must not be nil. If the registry is closing, neither runs.
-func (d *dispatcher) postThen(h Handler, ev Event, s *socket, after func()) {
+// returns. h must not be nil. If the registry is closing, neither runs,
+// and postThen reports false.
+func (d *dispatcher) postThen(h Handler, ev Event, s *socket, after func()) bool {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.closed {
-		d.mu.Unlock()
-		return
+		return false
 	}
 	d.q = append(d.q, pending{h: h, ev: ev, s: s, after: after})
+	d.queued.Add(1)
 	select {
 	case d.wake <- struct{}{}:
 	default:
 	}
-	d.mu.Unlock()
+	return true
 }
 
 // take moves the queued events into buf and returns it.
 func (d *dispatcher) take(buf []pending) []pending {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	buf = append(buf[:0], d.q[d.head:]...)
-	clear(d.q)
-	d.q = d.q[:0]
-	d.head = 0
+	if d.head > 0 {
+		buf = append(buf[:0], d.q[d.head:]...)
+		clear(d.q)
+		d.q, d.head = d.q[:0], 0
+	} else {
+		// Swap the queue with buf: no copying of events.
+		buf, d.q = d.q, buf[:0]
+	}
+	d.queued.Store(0)
 	return buf
+}
+
+// pop removes and returns the first queued event.
+func (d *dispatcher) pop() (pending, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.head == len(d.q) {
+		return pending{}, false
+	}
+	p := d.q[d.head]
+	d.q[d.head] = pending{}
+	d.head++
+	if d.head == len(d.q) {
+		d.q, d.head = d.q[:0], 0
+	}
+	d.queued.Add(-1)
+	return p, true
 }
 
 func (d *dispatcher) loop() {
 	defer close(d.done)
+	d.loopID.Store(goid())
 	var batch []pending
 	for range d.wake {
 		batch = d.take(batch)
@@ -256,9 +286,7 @@ func (d *dispatcher) loop() {
 			if d.isClosed() {
 				return
 			}
-			d.running.Store(true)
 			d.call(batch[i])
-			d.running.Store(false)
 			batch[i] = pending{}
 		}
 		if d.isClosed() {
@@ -298,23 +326,43 @@ func (d *dispatcher) call(p pending) {
 }
 
 // pump delivers the queued events on the calling goroutine. With wait it
-// first waits for at least one event, ctx or close.
+// first waits for at least one event, ctx or close. A handler may pump
+// again (LiveCode's "wait for messages" inside a handler); other
+// goroutines take turns.
 func (d *dispatcher) pump(ctx context.Context, wait bool) (int, error) {
-	d.pumpMu.Lock()
-	defer d.pumpMu.Unlock()
+	if !wait && d.queued.Load() == 0 {
+		return 0, nil
+	}
+	if me := goid(); d.pumpOwner.Load() != me {
+		select {
+		case d.pumpSem <- struct{}{}:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		d.pumpOwner.Store(me)
+		defer func() {
+			d.pumpOwner.Store(0)
+			<-d.pumpSem
+		}()
+	}
+	// Deliver the events queued now, one at a time, so that a nested
+	// Dispatch from a handler delivers the ones behind it.
+	n := 0
 	for {
 		if d.isClosed() {
-			return 0, ErrClosed
+			return n, ErrClosed
 		}
-		batch := d.take(nil)
-		if len(batch) > 0 {
-			for i := range batch {
-				d.call(batch[i])
+		limit := d.queued.Load()
+		for ; limit > 0; limit-- {
+			p, ok := d.pop()
+			if !ok {
+				break
 			}
-			return len(batch), nil
+			d.call(p)
+			n++
 		}
-		if !wait {
-			return 0, nil
+		if n > 0 || !wait {
+			return n, nil
 		}
 		select {
 		case <-d.wake:
@@ -324,9 +372,25 @@ func (d *dispatcher) pump(ctx context.Context, wait bool) (int, error) {
 	}
 }
 
+// drain waits until the events queued so far have been delivered, in
+// serial mode, unless called from a handler (which would wait on itself).
+func (d *dispatcher) drain(ctx context.Context) {
+	if d.mode != DispatchSerial || goid() == d.loopID.Load() {
+		return
+	}
+	done := make(chan struct{})
+	if !d.postThen(HandlerFunc(func(Event) {}), Event{}, nil, func() { close(done) }) {
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
 // close stops delivery; events still queued are dropped. In serial mode
-// it waits for the loop to exit unless a handler is running (the caller
-// may be that handler); the loop then exits as soon as the handler returns.
+// it waits for the loop to exit — after the handler it is running, if
+// any — unless it is called from that handler.
 func (d *dispatcher) close() {
 	d.mu.Lock()
 	if d.closed {
@@ -338,7 +402,20 @@ func (d *dispatcher) close() {
 	d.q = nil
 	close(d.wake) // ends the serial loop and wakes a goroutine blocked in Dispatch
 	d.mu.Unlock()
-	if d.mode == DispatchSerial && !d.running.Load() {
+	if d.mode == DispatchSerial && goid() != d.loopID.Load() {
 		<-d.done
 	}
+}
+
+// goid returns the calling goroutine's id. It is used only to recognise
+// the dispatching goroutine off the hot path (Close, nested Dispatch).
+func goid() uint64 {
+	var buf [32]byte
+	n := runtime.Stack(buf[:], false)
+	b := bytes.TrimPrefix(buf[:n], []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		b = b[:i]
+	}
+	id, _ := strconv.ParseUint(string(b), 10, 64)
+	return id
 }

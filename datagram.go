@@ -84,11 +84,10 @@ func (r *Registry) OpenDatagram(id string, h Handler, opts ...Option) error {
 	s.dg = &dgram{h: s.owner, msg: o.message}
 	ctx, cancel := context.WithCancel(r.ctx)
 	s.cancelDial = cancel
-	if err := r.add(s); err != nil {
+	if err := r.add(s, true); err != nil {
 		cancel()
 		return err
 	}
-	r.wg.Add(1)
 	go s.runDatagram(ctx)
 	return nil
 }
@@ -248,7 +247,7 @@ func (s *socket) pseudoSocket(from netip.AddrPort) *socket {
 	p.state = stateOpen
 	p.connectAt = time.Now()
 	for n := 1; ; n++ {
-		err := s.reg.add(p)
+		err := s.reg.add(p, false)
 		if err == nil {
 			break
 		}
@@ -414,11 +413,11 @@ func (s *socket) dgReadWithMessage(h Handler, name string) error {
 // closeDatagram closes a datagram socket, listener or pseudo-socket.
 // Closing a pseudo-socket leaves the listener open; closing a listener
 // closes its pseudo-sockets.
-func (s *socket) closeDatagram() {
+func (s *socket) closeDatagram() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == stateDone {
-		return
+		return false
 	}
 	if s.dg.lsock != nil {
 		s.conn = nil // the connection is the listener's: do not close it
@@ -434,6 +433,7 @@ func (s *socket) closeDatagram() {
 		s.reg.remove(p)
 		p.closeDatagram()
 	}
+	return true
 }
 
 // AcceptDatagram is LiveCode's "accept datagram connections on port port
@@ -470,11 +470,10 @@ func (r *Registry) AcceptDatagram(port int, h Handler, message string, opts ...O
 	s.dg = &dgram{uc: uc, listen: true, h: s.owner, msg: message, peers: map[netip.AddrPort]*socket{}, ready: true}
 	s.conn = uc
 	s.state = stateOpen
-	if err := r.add(s); err != nil {
+	if err := r.add(s, true); err != nil {
 		uc.Close()
 		return 0, err
 	}
-	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
 		s.receive(uc)

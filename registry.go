@@ -74,7 +74,8 @@ type Registry struct {
 
 	interval atomic.Int64 // time.Duration
 	mu       sync.Mutex   // guards the fields below; never held while a socket's mu is taken
-	sockets  map[string]*socket
+	sockets  map[string]*socket   // open IDs
+	live     map[*socket]struct{} // every socket not finished, listed or not (closing ones flush)
 	seq      uint64
 	closed   bool
 	iface    string
@@ -126,6 +127,7 @@ func NewRegistry(cfg Config) (*Registry, error) {
 	r := &Registry{
 		cfg:     cfg,
 		sockets: make(map[string]*socket),
+		live:    make(map[*socket]struct{}),
 		iface:   cfg.DefaultInterface,
 		certs:   cfg.Certificates,
 	}
@@ -227,8 +229,11 @@ func (r *Registry) lookup(op, id string) (*socket, error) {
 	return s, nil
 }
 
-// add puts s in the table under its ID, failing if the ID is taken.
-func (r *Registry) add(s *socket) error {
+// add puts s in the table under its ID, failing if the ID is taken or
+// the registry is closed. With goroutine, it also counts the goroutine the
+// caller is about to start for s in r.wg — under r.mu, so that it happens
+// before Close waits.
+func (r *Registry) add(s *socket, goroutine bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -240,15 +245,29 @@ func (r *Registry) add(s *socket) error {
 	r.seq++
 	s.seq = r.seq
 	r.sockets[s.key] = s
+	r.live[s] = struct{}{}
+	if goroutine {
+		r.wg.Add(1)
+	}
 	return nil
 }
 
-// remove takes s out of the table if it is still there.
+// remove takes s out of the ID table if it is still there.
 func (r *Registry) remove(s *socket) {
 	r.mu.Lock()
 	if r.sockets[s.key] == s {
 		delete(r.sockets, s.key)
 	}
+	r.mu.Unlock()
+}
+
+// retire forgets a finished socket entirely.
+func (r *Registry) retire(s *socket) {
+	r.mu.Lock()
+	if r.sockets[s.key] == s {
+		delete(r.sockets, s.key)
+	}
+	delete(r.live, s)
 	r.mu.Unlock()
 }
 
@@ -273,7 +292,10 @@ func (r *Registry) CloseSocket(id string) error {
 		return err
 	}
 	r.remove(s)
-	s.closeLocal()
+	if !s.closeLocal() {
+		// It finished (socketClosed or socketError) as we looked it up.
+		return &OpError{Op: "close", Socket: id, Err: ErrSocketNotOpen}
+	}
 	return nil
 }
 
@@ -288,8 +310,8 @@ func (r *Registry) Close() error {
 		return nil
 	}
 	r.closed = true
-	all := make([]*socket, 0, len(r.sockets))
-	for _, s := range r.sockets {
+	all := make([]*socket, 0, len(r.live))
+	for s := range r.live {
 		all = append(all, s)
 	}
 	clear(r.sockets)
@@ -309,8 +331,12 @@ func (r *Registry) Close() error {
 // error if ctx ended first.
 func (r *Registry) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
-	all := make([]*socket, 0, len(r.sockets))
-	for _, s := range r.sockets {
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	all := make([]*socket, 0, len(r.live))
+	for s := range r.live {
 		all = append(all, s)
 	}
 	r.mu.Unlock()
@@ -329,21 +355,11 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 			break
 		}
 	}
-	if r.cfg.Dispatch == DispatchSerial && err == nil {
+	if err == nil {
 		// Let the write events of the flushed sockets reach their handlers.
-		r.drainSerial(ctx)
+		r.disp.drain(ctx)
 	}
 	return errors.Join(err, r.Close())
-}
-
-// drainSerial waits until the serial dispatcher's queue is empty.
-func (r *Registry) drainSerial(ctx context.Context) {
-	done := make(chan struct{})
-	r.disp.post(HandlerFunc(func(Event) { close(done) }), Event{}, nil)
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
 }
 
 // Dispatch delivers queued events on the calling goroutine, for
@@ -370,19 +386,24 @@ func (r *Registry) DispatchPending() int {
 	return n
 }
 
-// handlerPanicked closes the socket whose event a handler panicked on.
+// handlerPanicked closes the socket whose event a handler panicked on:
+// a listener stops, a connection ends with one socketError (its unread
+// input is discarded: no read can reach it any more).
 func (r *Registry) handlerPanicked(p pending, v any) {
-	if p.s == nil {
+	s := p.s
+	if s == nil {
 		return
 	}
-	r.remove(p.s)
-	if p.ev.Kind == EventError || p.ev.Kind == EventClosed {
-		p.s.abort()
+	r.remove(s)
+	if s.listener != nil || s.dg != nil || p.ev.Kind == EventError || p.ev.Kind == EventClosed {
+		s.abort()
 		return
 	}
-	p.s.mu.Lock()
-	defer p.s.mu.Unlock()
-	p.s.fail(&OpError{Op: "handler", Socket: p.s.id, Err: fmt.Errorf("%w: %v", ErrHandlerPanic, v)})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reads = dropAsyncReads(s.reads)
+	s.rpos = len(s.buf)
+	s.fail(&OpError{Op: "handler", Socket: s.id, Err: fmt.Errorf("%w: %v", ErrHandlerPanic, v)})
 }
 
 func (r *Registry) debug(msg string, args ...any) {

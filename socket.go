@@ -48,6 +48,7 @@ type readReq struct {
 type readResult struct {
 	data []byte
 	err  error
+	eof  bool // the read completed because the stream ended
 }
 
 // writeReq is one pending write, blocking or with message.
@@ -197,15 +198,14 @@ func (r *Registry) open(verb, id string, h Handler, opts []Option) error {
 	s.openMark, s.openIv = now, r.TimeoutInterval()
 	ctx, cancel := context.WithCancel(r.ctx)
 	s.cancelDial = cancel
-	if err := r.add(s); err != nil {
+	if err := r.add(s, true); err != nil {
 		cancel()
 		return err
 	}
-	r.debug("lcsock: opening", "socket", id, "tls", s.tlsCfg != nil)
+	r.debug("lcsock: opening", "socket", id)
 	s.mu.Lock()
 	s.armTimer(now.Add(s.openIv))
 	s.mu.Unlock()
-	r.wg.Add(1)
 	go s.run(ctx)
 	return nil
 }
@@ -465,11 +465,12 @@ func (s *socket) serveReads() {
 		case done:
 			res.data = append([]byte(nil), unread[:n]...)
 			s.rpos += n
-			if short {
+			res.eof = short || req.spec.kind == kindEOF
+			switch {
+			case res.eof && s.rerr != nil:
+				res.err = s.rerr // a reset is not a clean end, even for until-EOF
+			case short:
 				res.err = io.EOF
-				if s.rerr != nil {
-					res.err = s.rerr
-				}
 			}
 		case len(unread) >= s.reg.cfg.MaxReadBuffer:
 			res.err = &OpError{Op: "read", Socket: s.id, Err: errors.Join(ErrBufferFull,
@@ -507,7 +508,7 @@ func (s *socket) complete(req *readReq, res readResult) {
 		req.done <- res
 		return
 	}
-	ev := Event{Kind: EventRead, Name: req.name, Socket: s.id, Data: res.data, Err: res.err, EOF: s.eof}
+	ev := Event{Kind: EventRead, Name: req.name, Socket: s.id, Data: res.data, Err: res.err, EOF: res.eof}
 	if u := req.spec.Unit(); req.spec.isBinary() {
 		ev.unit, ev.chunk = u, true
 	}
@@ -520,7 +521,7 @@ func (s *socket) removeRead(req *readReq) bool {
 	for i, r := range s.reads {
 		if r == req {
 			s.reads = append(s.reads[:i], s.reads[i+1:]...)
-			if i == 0 && len(s.reads) > 0 {
+			if i == 0 && len(s.reads) > 0 && s.state == stateOpen {
 				s.newReadHead()
 				s.serveReads()
 			}
@@ -631,10 +632,13 @@ func (s *socket) writeLoop() {
 		}
 		w.off += n
 		if aborted {
-			if w.cancelErr != nil {
+			if w.cancelErr != nil && w.off < len(w.data) {
 				s.popWrite()
 				w.done <- w.cancelErr
 				continue
+			}
+			if w.cancelErr != nil {
+				err = nil // it was all sent before the abort landed: a success
 			}
 			if isTimeout(err) {
 				err = nil // our abort hit a write it was not meant for; retry
@@ -760,7 +764,7 @@ func (s *socket) finish() {
 	s.failWaiters(werr)
 	s.space.Broadcast()
 	close(s.finished)
-	s.reg.remove(s)
+	s.reg.retire(s)
 	if !local && !s.finalPosted && s.rerr != nil {
 		s.finalPosted = true
 		s.post(s.owner, Event{Kind: EventError, Name: "socketError", Socket: s.id, Err: s.rerr})
@@ -823,19 +827,22 @@ func (s *socket) fail(err error) {
 	s.failWaiters(err)
 }
 
-// closeLocal is CloseSocket after the ID left the table.
-func (s *socket) closeLocal() {
+// closeLocal is CloseSocket after the ID left the table. It reports
+// false if the socket had already finished.
+func (s *socket) closeLocal() bool {
 	if s.listener != nil {
-		s.closeListener()
-		return
+		return s.closeListener()
 	}
 	if s.dg != nil {
-		s.closeDatagram()
-		return
+		return s.closeDatagram()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.state == stateDone {
+		return false
+	}
 	s.closeLocked()
+	return true
 }
 
 // closeLocked is closeLocal with s.mu held.
@@ -898,6 +905,17 @@ func (s *socket) abort() {
 		s.writes = dropAsync(s.writes)
 		s.finish()
 	}
+}
+
+// dropAsyncReads keeps only the blocking reads.
+func dropAsyncReads(rs []*readReq) []*readReq {
+	kept := rs[:0]
+	for _, r := range rs {
+		if r.blocking {
+			kept = append(kept, r)
+		}
+	}
+	return kept
 }
 
 func dropAsync(ws []*writeReq) []*writeReq {

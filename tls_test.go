@@ -385,9 +385,10 @@ func TestSecureServerEarlyClientHello(t *testing.T) {
 	got, err = reg.Read(ctxWait(t), acc, lcsock.Until("\n"))
 	require.NoError(t, err)
 	require.Equal(t, "hello over tls\n", string(got))
-	_, err = reg.Write(ctxWait(t), acc, []byte("welcome\n"))
-	require.NoError(t, err)
-	require.NoError(t, <-clientDone)
+	_, werr := reg.Write(ctxWait(t), acc, []byte("welcome\n"))
+	cerr := <-clientDone
+	require.NoError(t, werr, "%v client: %v", rec.Events(), cerr)
+	require.NoError(t, cerr)
 }
 
 // Interop with real OpenSSL: s_server as the server of OpenSecure, and
