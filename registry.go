@@ -72,8 +72,8 @@ type Registry struct {
 	cfg  Config
 	disp *dispatcher
 
-	interval atomic.Int64 // time.Duration
-	mu       sync.Mutex   // guards the fields below; never held while a socket's mu is taken
+	interval atomic.Int64         // time.Duration
+	mu       sync.Mutex           // guards the fields below; never held while a socket's mu is taken
 	sockets  map[string]*socket   // open IDs
 	live     map[*socket]struct{} // every socket not finished, listed or not (closing ones flush)
 	seq      uint64

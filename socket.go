@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -96,11 +97,13 @@ type socket struct {
 
 	// Input. Only the reader goroutine changes buf's length or backing
 	// array; consumers advance rpos.
-	buf   []byte
-	rpos  int
-	eof   bool  // no more input will come
-	rerr  error // why input ended, if not a clean EOF
-	reads []*readReq
+	buf     []byte
+	bufp    *[]byte         // buf's pool entry, when it came from readBufs
+	rawConn syscall.RawConn // the plain TCP connection, to wait for input without a buffer
+	rpos    int
+	eof     bool  // no more input will come
+	rerr    error // why input ended, if not a clean EOF
+	reads   []*readReq
 
 	// Output.
 	writes      []*writeReq
@@ -314,6 +317,9 @@ func (e *causeError) Unwrap() []error { return []error{e.kind, e.cause} }
 // connected moves a dialled socket to stateOpen. Called with s.mu held.
 func (s *socket) connected(conn net.Conn) {
 	s.conn = conn
+	if tc, ok := conn.(*net.TCPConn); ok && canRawRead {
+		s.rawConn, _ = tc.SyscallConn()
+	}
 	s.state = stateOpen
 	now := time.Now()
 	s.connectAt = now
@@ -349,11 +355,20 @@ func (s *socket) readLoop() {
 			s.mu.Unlock()
 			return
 		}
-		b := s.readSpace()
-		conn := s.conn
-		s.mu.Unlock()
-
-		n, err := conn.Read(b)
+		conn, rc := s.conn, s.rawConn
+		var b []byte
+		var n int
+		var err error
+		if rc != nil {
+			// Read straight from the descriptor, taking a buffer only when
+			// input is there: an idle socket costs no more than its goroutine.
+			s.mu.Unlock()
+			b, n, err = s.rawRead(rc)
+		} else {
+			b = s.readSpace()
+			s.mu.Unlock()
+			n, err = conn.Read(b)
+		}
 		raw := n
 		if s.eolIn != nil && n > 0 {
 			// In place: the LF and CR forms are never longer than the input.
@@ -361,6 +376,10 @@ func (s *socket) readLoop() {
 		}
 
 		s.mu.Lock()
+		if err != nil && s.upgrading && isTimeout(err) && n == 0 {
+			s.mu.Unlock()
+			continue // woken up to park for a TLS upgrade
+		}
 		s.bytesIn += uint64(raw)
 		if n > 0 {
 			if s.state == stateClosing {
@@ -395,21 +414,44 @@ func (s *socket) readSpace() []byte {
 	if unread == 0 {
 		s.buf, s.rpos = s.buf[:0], 0
 	}
+	if s.buf == nil {
+		s.bufp = readBufs.Get().(*[]byte)
+		s.buf = (*s.bufp)[:0]
+	}
 	want := min(s.reg.cfg.MaxReadBuffer-unread, readChunkMax)
 	if cap(s.buf)-len(s.buf) < want {
 		if s.rpos > 0 && cap(s.buf)-unread >= want {
 			copy(s.buf, s.buf[s.rpos:])
 			s.buf, s.rpos = s.buf[:unread], 0
 		} else if cap(s.buf)-len(s.buf) < readChunkMin || unread > 0 {
-			size := max(readChunkMin, 2*cap(s.buf))
-			size = min(max(size, unread+want), unread+readChunkMax)
-			nb := make([]byte, unread, size)
+			nb := make([]byte, unread, max(2*cap(s.buf), unread+want))
 			copy(nb, s.buf[s.rpos:])
+			s.releaseBuf()
 			s.buf, s.rpos = nb, 0
 		}
 	}
 	free := s.buf[len(s.buf):cap(s.buf)]
 	return free[:min(len(free), want)]
+}
+
+// readBufs holds the read buffers of sockets that are not holding one:
+// an idle socket waits for input without a buffer (see readLoop), and a
+// busy one reuses a buffer that is warm in the cache.
+var readBufs = sync.Pool{New: func() any {
+	b := make([]byte, readChunkMax)
+	return &b
+}}
+
+// releaseBuf gives the read buffer back to the pool if it came from it;
+// nothing else refers to it (reads copy their data out). Called with
+// s.mu held by the reader goroutine or once the socket is done.
+func (s *socket) releaseBuf() {
+	if s.bufp != nil && cap(s.buf) == cap(*s.bufp) && len(s.buf) == s.rpos {
+		readBufs.Put(s.bufp)
+		s.bufp, s.buf, s.rpos = nil, nil, 0
+	} else if cap(s.buf) != readChunkMax {
+		s.bufp = nil // grown past the pooled size: not the pool's any more
+	}
 }
 
 // endInput records that no more input will come. Called with s.mu held.
