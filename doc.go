@@ -61,7 +61,10 @@
 // writer goroutine only while writes are queued, and each listener one
 // accept goroutine; a registry has one dispatcher goroutine in serial
 // mode. Timers use time.AfterFunc, whose goroutines last only while they
-// run. No goroutine outlives [Registry.Close].
+// run. An open racing the IPv6 and IPv4 addresses of a dual-stack host
+// runs two more until the race ends, as net.Dialer does, and each
+// [Registry.HostNameToAddressWithMessage] one until its answer. No
+// goroutine outlives [Registry.Close].
 //
 // # Errors
 //

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,22 +112,28 @@ func ctxWait(t *testing.T) context.Context {
 }
 
 // fakeDNS is an in-test DNS server on loopback. Every name resolves to
-// 127.0.0.1 unless listed in fail (NXDOMAIN); answers wait while the gate
-// is closed; names in hang are never answered.
+// 127.0.0.1 unless listed in fail (NXDOMAIN) or given its own addresses
+// (A and AAAA records, see setAddrs); answers wait while the gate is
+// closed; names in hang are never answered. PTR questions are answered
+// from ptr, with no records otherwise. Every question's name is kept.
 type fakeDNS struct {
-	pc   net.PacketConn
-	mu   sync.Mutex
-	fail map[string]bool
-	hang map[string]bool
-	gate chan struct{}
-	wg   sync.WaitGroup
+	pc    net.PacketConn
+	mu    sync.Mutex
+	fail  map[string]bool
+	hang  map[string]bool
+	addrs map[string][]netip.Addr
+	ptr   map[string]string
+	asked []string
+	gate  chan struct{}
+	wg    sync.WaitGroup
 }
 
 func newFakeDNS(t *testing.T) *fakeDNS {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	require.NoError(t, err)
-	d := &fakeDNS{pc: pc, fail: map[string]bool{}, hang: map[string]bool{}}
+	d := &fakeDNS{pc: pc, fail: map[string]bool{}, hang: map[string]bool{},
+		addrs: map[string][]netip.Addr{}, ptr: map[string]string{}}
 	d.wg.Add(1)
 	go d.serve()
 	t.Cleanup(func() { pc.Close(); d.open(); d.wg.Wait() })
@@ -145,6 +152,36 @@ func (d *fakeDNS) hangName(name string) {
 	d.mu.Lock()
 	d.hang[name] = true
 	d.mu.Unlock()
+}
+
+// setAddrs makes name (fully qualified) answer with addrs, in that order:
+// the IPv4 ones as A records, the IPv6 ones as AAAA records.
+func (d *fakeDNS) setAddrs(name string, addrs ...string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, a := range addrs {
+		d.addrs[name] = append(d.addrs[name], netip.MustParseAddr(a))
+	}
+}
+
+// setPTR makes the reverse lookup of addr answer name (fully qualified).
+func (d *fakeDNS) setPTR(addr, name string) {
+	d.mu.Lock()
+	d.ptr[reverseName(netip.MustParseAddr(addr))] = name
+	d.mu.Unlock()
+}
+
+// reverseName returns the in-addr.arpa name of an IPv4 address.
+func reverseName(a netip.Addr) string {
+	b := a.As4()
+	return itoa(int(b[3])) + "." + itoa(int(b[2])) + "." + itoa(int(b[1])) + "." + itoa(int(b[0])) + ".in-addr.arpa."
+}
+
+// questions returns the names asked so far, fully qualified.
+func (d *fakeDNS) questions() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.asked...)
 }
 
 // closeGate holds answers until open is called.
@@ -179,6 +216,9 @@ func (d *fakeDNS) serve() {
 		name := q.Name.String()
 		d.mu.Lock()
 		gate, fail, hang := d.gate, listed(d.fail, name), listed(d.hang, name)
+		addrs, own := d.addrs[name]
+		ptr := d.ptr[name]
+		d.asked = append(d.asked, name)
 		d.mu.Unlock()
 		if hang {
 			continue
@@ -192,13 +232,23 @@ func (d *fakeDNS) serve() {
 			msg.Header.Response = true
 			msg.Header.Authoritative = true
 			msg.Answers = nil
-			if fail {
+			hdr := dnsmessage.ResourceHeader{Name: q.Name, Type: q.Type, Class: dnsmessage.ClassINET, TTL: 60}
+			switch {
+			case fail:
 				msg.Header.RCode = dnsmessage.RCodeNameError
-			} else if q.Type == dnsmessage.TypeA {
-				msg.Answers = []dnsmessage.Resource{{
-					Header: dnsmessage.ResourceHeader{Name: q.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 60},
-					Body:   &dnsmessage.AResource{A: [4]byte{127, 0, 0, 1}},
-				}}
+			case q.Type == dnsmessage.TypePTR && ptr != "":
+				msg.Answers = []dnsmessage.Resource{{Header: hdr, Body: &dnsmessage.PTRResource{PTR: dnsmessage.MustNewName(ptr)}}}
+			case !own && q.Type == dnsmessage.TypeA:
+				msg.Answers = []dnsmessage.Resource{{Header: hdr, Body: &dnsmessage.AResource{A: [4]byte{127, 0, 0, 1}}}}
+			case own:
+				for _, a := range addrs {
+					switch {
+					case a.Is4() && q.Type == dnsmessage.TypeA:
+						msg.Answers = append(msg.Answers, dnsmessage.Resource{Header: hdr, Body: &dnsmessage.AResource{A: a.As4()}})
+					case a.Is6() && q.Type == dnsmessage.TypeAAAA:
+						msg.Answers = append(msg.Answers, dnsmessage.Resource{Header: hdr, Body: &dnsmessage.AAAAResource{AAAA: a.As16()}})
+					}
+				}
 			}
 			out, err := msg.Pack()
 			if err == nil {

@@ -35,8 +35,10 @@ type ID struct {
 // ParseID parses a socket ID of the form host[:port][|name], where host is
 // a host name, an IPv4 literal or an IPv6 literal in brackets. The port is
 // decimal (0–65535) or a service name such as "http" (case-sensitive); it
-// defaults to 80. Errors are *OpError values with Op "parse" that wrap
-// ErrBadID (with the reason) or ErrInvalidPort.
+// defaults to 80. An internationalised host name must convert to ASCII
+// with IDNA's lookup profile (see [ID.ASCIIHost]). Errors are *OpError
+// values with Op "parse" that wrap ErrBadID (with the reason) or
+// ErrInvalidPort.
 func ParseID(s string) (ID, error) {
 	fail := func(err error) (ID, error) {
 		return ID{}, &OpError{Op: "parse", Socket: s, Err: err}
@@ -45,6 +47,11 @@ func ParseID(s string) (ID, error) {
 	host, port, hasPort, reason := splitAddr(addr)
 	if reason == "" && host == "" {
 		reason = "empty host"
+	}
+	if reason == "" && !strings.HasPrefix(addr, "[") {
+		if _, err := toASCIIHost(host); err != nil {
+			reason = err.Error()
+		}
 	}
 	if reason != "" {
 		return fail(fmt.Errorf("%w: %s", ErrBadID, reason))
@@ -85,9 +92,21 @@ func (id ID) String() string {
 }
 
 // Addr returns the address to dial, "host:port" with an IPv6 host in
-// brackets, as made by net.JoinHostPort.
+// brackets, as made by net.JoinHostPort, and the host in ASCII form.
 func (id ID) Addr() string {
-	return net.JoinHostPort(id.Host, strconv.Itoa(id.Port))
+	return net.JoinHostPort(id.ASCIIHost(), strconv.Itoa(id.Port))
+}
+
+// ASCIIHost returns the host as it goes on the wire (DNS, SNI, proxies):
+// an internationalised name converted with IDNA's lookup profile
+// ("bücher.example" gives "xn--bcher-kva.example"); an ASCII name or an
+// IP literal unchanged, as is a host that does not convert (only MakeID
+// builds such an ID).
+func (id ID) ASCIIHost() string {
+	if a, err := toASCIIHost(id.Host); err == nil {
+		return a
+	}
+	return id.Host
 }
 
 // IsZero reports whether id is the zero ID.
@@ -227,8 +246,8 @@ func checkIPv6(s string) string {
 
 // checkHostName returns why s cannot be a host name or IPv4 literal, or
 // "". It allows ASCII letters, digits, '-', '.' and '_', and non-ASCII
-// letters, marks and digits; the empty string passes. IDNA is not applied
-// here.
+// letters, marks and digits; the empty string passes. IDNA is checked by
+// ParseID.
 func checkHostName(s string) string {
 	if !utf8.ValidString(s) {
 		return "invalid UTF-8 in host"

@@ -120,7 +120,7 @@ func TestMakeID(t *testing.T) {
 		{name: "ipv4", host: "127.0.0.1", port: 80, str: "127.0.0.1:80", addr: "127.0.0.1:80"},
 		{name: "ipv4 label", host: "127.0.0.1", port: 8080, label: "x:y", str: "127.0.0.1:8080|x:y", addr: "127.0.0.1:8080"},
 		{name: "host name", host: "example.org", port: 443, label: "a|b", str: "example.org:443|a|b", addr: "example.org:443"},
-		{name: "non-ASCII", host: "bücher.example", port: 1, str: "bücher.example:1", addr: "bücher.example:1"},
+		{name: "non-ASCII", host: "bücher.example", port: 1, str: "bücher.example:1", addr: "xn--bcher-kva.example:1"}, // Addr is the IDNA form
 		{name: "ipv6", host: "::1", port: 0, label: "n", str: "[::1]:0|n", addr: "[::1]:0"},
 		{name: "ipv6 zone", host: "fe80::1%eth0", port: 22, str: "[fe80::1%eth0]:22", addr: "[fe80::1%eth0]:22"},
 		{name: "ipv4-mapped", host: "::ffff:10.0.0.1", port: 65535, str: "[::ffff:10.0.0.1]:65535", addr: "[::ffff:10.0.0.1]:65535"},

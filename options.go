@@ -42,6 +42,7 @@ type options struct {
 	eolIn      bool
 	eolTo      EOL
 	tls        tlsOptions
+	dial       dialOptions // ConnectTimeout, Proxy (resolve.go)
 	broadcast  bool
 	mcastIf    string
 }

@@ -192,7 +192,7 @@ func (r *Registry) open(verb, id string, h Handler, opts []Option) error {
 	}
 	s := newSocket(r, id, addr, r.handler(h), o)
 	if verb == "opensecure" {
-		if s.tlsCfg, err = r.clientTLS(&o.tls, addr.Host); err != nil {
+		if s.tlsCfg, err = r.clientTLS(&o.tls, addr.ASCIIHost()); err != nil {
 			return &OpError{Op: verb, Socket: id, Err: err}
 		}
 		s.secured = true
@@ -264,9 +264,9 @@ func (s *socket) dial(ctx context.Context) (net.Conn, error) {
 			d.Control = reuseControl
 		}
 	}
-	conn, err := d.DialContext(ctx, "tcp", s.addr.Addr())
+	conn, err := r.dialTCP(ctx, &d, &s.opts, s.addr)
 	if err != nil {
-		return nil, &OpError{Op: "open", Socket: s.id, Err: dialError(err)}
+		return nil, &OpError{Op: "open", Socket: s.id, Err: err}
 	}
 	if tc, ok := conn.(*net.TCPConn); ok && s.opts.noDelaySet {
 		tc.SetNoDelay(s.opts.noDelay)

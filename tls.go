@@ -391,7 +391,7 @@ func (r *Registry) Secure(id string, opts ...Option) error {
 	if o.tls.server {
 		cfg, err = r.serverTLS(&o.tls)
 	} else {
-		cfg, err = r.clientTLS(&o.tls, s.addr.Host)
+		cfg, err = r.clientTLS(&o.tls, s.addr.ASCIIHost())
 	}
 	if err != nil {
 		return &OpError{Op: "secure", Socket: id, Err: err}

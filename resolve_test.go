@@ -1,0 +1,700 @@
+package lcsock_test
+
+import (
+	"bufio"
+	"crypto/tls"
+	"encoding/base64"
+	"io"
+	"net"
+	"net/textproto"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lcsock/lcsock"
+	"github.com/lcsock/lcsock/lcsocktest"
+	"github.com/stretchr/testify/require"
+)
+
+// Cases 10 and 11 are TestCase10And11ResolveFailure (socket_test.go).
+// Cases 102 and 104 are TestAddresses (socket_test.go); case 103 is
+// TestCase20AcceptedName (accept_test.go).
+
+func skipNoIPv6(t *testing.T) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback here:", err)
+	}
+	ln.Close()
+}
+
+// Case 8 (lcsock does better than LiveCode): open from [::1]:0 to an
+// accept on ::1, both ways of data, bracketed IDs everywhere.
+func TestCase08IPv6OpenAcceptReadWrite(t *testing.T) {
+	skipNoIPv6(t)
+	srv, srvRec := newReg(t, lcsock.Config{DefaultInterface: "::1"})
+	port, err := srv.Accept(0, nil, "onConn")
+	require.NoError(t, err)
+	cli, rec := newReg(t, lcsock.Config{})
+	id := "[::1]:" + itoa(port) + "|six"
+	require.NoError(t, cli.Open(id, nil, lcsock.WithMessage("up"), lcsock.From("[::1]:0")))
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	acc := srvRec.WaitFor(t, lcsock.EventAccepted, "", wait).Socket
+	require.True(t, strings.HasPrefix(acc, "[::1]:"), acc)
+	accID, err := lcsock.ParseID(acc)
+	require.NoError(t, err)
+	require.Equal(t, "::1", accID.Host)
+	require.Equal(t, []string{itoa(port), acc}, srv.OpenSockets())
+	require.Equal(t, []string{id}, cli.OpenSockets())
+
+	_, err = cli.Write(ctxWait(t), id, []byte("ping\n"))
+	require.NoError(t, err)
+	got, err := srv.Read(ctxWait(t), acc, lcsock.Until("\n"))
+	require.NoError(t, err)
+	require.Equal(t, "ping\n", string(got))
+	_, err = srv.Write(ctxWait(t), acc, []byte("pong\n"))
+	require.NoError(t, err)
+	got, err = cli.Read(ctxWait(t), id, lcsock.Until("\n"))
+	require.NoError(t, err)
+	require.Equal(t, "pong\n", string(got))
+
+	for _, get := range []func(string) (string, error){cli.HostAddress, cli.PeerAddress} {
+		a, err := get(id)
+		require.NoError(t, err)
+		require.Equal(t, "::1", a)
+	}
+}
+
+// Case 96: localhost has 127.0.0.1; addresses come IPv4 first, then IPv6.
+func TestCase96HostNameToAddress(t *testing.T) {
+	dns := newFakeDNS(t)
+	dns.setAddrs("dual.test.", "::1", "127.0.0.2", "2001:db8::1", "127.0.0.1")
+	reg, _ := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	addrs, err := reg.HostNameToAddress(ctxWait(t), "localhost")
+	require.NoError(t, err)
+	require.Contains(t, addrs, "127.0.0.1")
+
+	addrs, err = reg.HostNameToAddress(ctxWait(t), "dual.test")
+	require.NoError(t, err)
+	require.Len(t, addrs, 4)
+	require.ElementsMatch(t, []string{"127.0.0.1", "127.0.0.2"}, addrs[:2])
+	require.ElementsMatch(t, []string{"::1", "2001:db8::1"}, addrs[2:])
+	text := lcsock.JoinLines(addrs)
+	require.Equal(t, 3, strings.Count(text, "\n"))
+	require.False(t, strings.HasSuffix(text, "\n"))
+
+	// An IP literal resolves to itself.
+	addrs, err = reg.HostNameToAddress(ctxWait(t), "192.0.2.1")
+	require.NoError(t, err)
+	require.Equal(t, []string{"192.0.2.1"}, addrs)
+}
+
+// Case 97: an unknown name gives nothing and "invalid host address",
+// with the resolver's error underneath.
+func TestCase97UnknownName(t *testing.T) {
+	dns := newFakeDNS(t)
+	dns.failName("no-such-host.invalid.")
+	reg, _ := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	addrs, err := reg.HostNameToAddress(ctxWait(t), "no-such-host.invalid")
+	require.Empty(t, addrs)
+	require.ErrorIs(t, err, lcsock.ErrInvalidHostAddress)
+	require.Equal(t, "invalid host address", lcsock.ErrorText(err))
+	var dnsErr *net.DNSError
+	require.ErrorAs(t, err, &dnsErr)
+	require.True(t, dnsErr.IsNotFound)
+	var oe *lcsock.OpError
+	require.ErrorAs(t, err, &oe)
+	require.Equal(t, "no-such-host.invalid", oe.Socket)
+
+	for _, bad := range []string{"", ":80", "|x", "[::1"} {
+		_, err := reg.HostNameToAddress(ctxWait(t), bad)
+		require.ErrorIs(t, err, lcsock.ErrInvalidHostAddress, bad)
+	}
+}
+
+// Case 98: the port and label are stripped.
+func TestCase98StripsPortAndLabel(t *testing.T) {
+	dns := newFakeDNS(t)
+	reg, _ := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	want, err := reg.HostNameToAddress(ctxWait(t), "localhost")
+	require.NoError(t, err)
+	got, err := reg.HostNameToAddress(ctxWait(t), "localhost:80|x")
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	got, err = reg.HostNameToAddress(ctxWait(t), "[::1]:80|x:y")
+	require.NoError(t, err)
+	require.Equal(t, []string{"::1"}, got)
+	got, err = reg.HostNameToAddress(ctxWait(t), "some.test:http|n")
+	require.NoError(t, err)
+	require.Equal(t, []string{"127.0.0.1"}, got)
+}
+
+// Case 99: the callback form returns at once; the event comes later with
+// (name as passed, addresses).
+func TestCase99AsyncHostNameToAddress(t *testing.T) {
+	dns := newFakeDNS(t)
+	dns.closeGate()
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	require.NoError(t, reg.HostNameToAddressWithMessage("gate.test:80|x", nil, "gotAddr"))
+	require.Zero(t, rec.Count(lcsock.EventResolved, "")) // the gate holds the answer
+	dns.open()
+	ev := rec.WaitFor(t, lcsock.EventResolved, "gate.test:80|x", wait)
+	require.Equal(t, "gotAddr", ev.Name)
+	require.Equal(t, []string{"gate.test:80|x", "127.0.0.1"}, ev.Params())
+	require.NoError(t, ev.Err)
+
+	own := &lcsocktest.Recorder{}
+	require.NoError(t, reg.HostNameToAddressWithMessage("localhost", own, "gotAddr"))
+	ev = own.WaitFor(t, lcsock.EventResolved, "localhost", wait)
+	require.Contains(t, strings.Split(ev.Params()[1], "\n"), "127.0.0.1")
+
+	require.Error(t, reg.HostNameToAddressWithMessage("localhost", nil, ""))
+}
+
+// Case 100: an unresolvable name with a callback gives an empty list.
+func TestCase100AsyncFailure(t *testing.T) {
+	dns := newFakeDNS(t)
+	dns.failName("no-such-host.invalid.")
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	require.NoError(t, reg.HostNameToAddressWithMessage("no-such-host.invalid", nil, "gotAddr"))
+	ev := rec.WaitFor(t, lcsock.EventResolved, "no-such-host.invalid", wait)
+	require.Equal(t, []string{"no-such-host.invalid", ""}, ev.Params())
+	require.ErrorIs(t, ev.Err, lcsock.ErrInvalidHostAddress)
+}
+
+// Close cancels a lookup in progress; no event follows and nothing leaks.
+func TestAsyncLookupCancelledByClose(t *testing.T) {
+	dns := newFakeDNS(t)
+	dns.hangName("hang.test.")
+	rec := &lcsocktest.Recorder{}
+	reg, err := lcsock.NewRegistry(lcsock.Config{Resolver: dns.resolver(), Handler: rec})
+	require.NoError(t, err)
+	require.NoError(t, reg.HostNameToAddressWithMessage("hang.test", nil, "gotAddr"))
+	require.NoError(t, reg.Close())
+	require.Zero(t, rec.Count(lcsock.EventResolved, ""))
+	require.ErrorIs(t, reg.HostNameToAddressWithMessage("hang.test", nil, "gotAddr"), lcsock.ErrClosed)
+	_, err = reg.HostNameToAddress(ctxWait(t), "hang.test")
+	require.ErrorIs(t, err, lcsock.ErrInvalidHostAddress)
+}
+
+// Case 101: an address gives its name, or itself when it has no PTR
+// record; a host name is looked up first.
+func TestCase101HostAddressToName(t *testing.T) {
+	dns := newFakeDNS(t)
+	dns.setPTR("127.0.0.1", "localhost.") // in case /etc/hosts has no entry
+	dns.setPTR("192.0.2.8", "eight.test.")
+	dns.setAddrs("named.test.", "192.0.2.8")
+	dns.failName("no-such-host.invalid.")
+	reg, _ := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	name, err := reg.HostAddressToName(ctxWait(t), "127.0.0.1")
+	require.NoError(t, err)
+	require.Contains(t, name, "localhost")
+	name, err = reg.HostAddressToName(ctxWait(t), "192.0.2.7") // no PTR record
+	require.NoError(t, err)
+	require.Equal(t, "192.0.2.7", name)
+	name, err = reg.HostAddressToName(ctxWait(t), "192.0.2.8:80|x")
+	require.NoError(t, err)
+	require.Equal(t, "eight.test", name)
+	name, err = reg.HostAddressToName(ctxWait(t), "named.test")
+	require.NoError(t, err)
+	require.Equal(t, "eight.test", name)
+	_, err = reg.HostAddressToName(ctxWait(t), "no-such-host.invalid")
+	require.ErrorIs(t, err, lcsock.ErrInvalidHostAddress)
+	require.Equal(t, "invalid host address", lcsock.ErrorText(err))
+}
+
+// Case 105: HostName is the OS host name.
+func TestCase105HostName(t *testing.T) {
+	want, err := os.Hostname()
+	require.NoError(t, err)
+	got, err := lcsock.HostName()
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+}
+
+// closedPort returns a loopback port nothing listens on.
+func closedPort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return port
+}
+
+// When every address fails, the socketError names each one and why, one
+// per line, and the error is a *DialError listing them.
+func TestDialErrorListsEveryAddress(t *testing.T) {
+	dns := newFakeDNS(t)
+	dns.setAddrs("multi.test.", "127.0.0.1", "127.0.0.2", "::1")
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	port := closedPort(t)
+	id := "multi.test:" + itoa(port) + "|m"
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("cb")))
+	ev := rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrConnect)
+	var de *lcsock.DialError
+	require.ErrorAs(t, ev.Err, &de)
+	require.Equal(t, "multi.test", de.Host)
+	p := strconv.Itoa(port)
+	var tried []string
+	for _, a := range de.Attempts {
+		tried = append(tried, a.Addr)
+		require.Error(t, a.Err)
+	}
+	require.ElementsMatch(t, []string{"127.0.0.1:" + p, "127.0.0.2:" + p, "[::1]:" + p}, tried)
+	var ne *net.OpError
+	require.ErrorAs(t, ev.Err, &ne)
+
+	lines := strings.Split(ev.Params()[1], "\n")
+	require.Equal(t, "can't connect to host:", lines[0])
+	require.Len(t, lines, 4)
+	for i, a := range de.Attempts {
+		require.True(t, strings.HasPrefix(lines[i+1], a.Addr+": "), lines[i+1])
+		require.NotContains(t, lines[i+1], "dial tcp") // the address is said once
+	}
+	require.Contains(t, lines[1], "refused")
+	require.NotContains(t, reg.OpenSockets(), id)
+}
+
+// An IPv4 From only dials the host's IPv4 addresses, as net.Dialer does.
+func TestDialHonoursFromFamily(t *testing.T) {
+	p := newPeer(t)
+	dns := newFakeDNS(t)
+	dns.setAddrs("both.test.", "::1", "127.0.0.1")
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	id := "both.test:" + itoa(p.port())
+	require.NoError(t, reg.Open(id, nil, lcsock.From("127.0.0.1:0"), lcsock.WithMessage("up")))
+	p.accept()
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+}
+
+// Dual stack: an IPv6 address that fails falls back to IPv4 at once.
+func TestDialDualStackFallback(t *testing.T) {
+	p := newPeer(t) // listens on 127.0.0.1 only
+	dns := newFakeDNS(t)
+	dns.setAddrs("dual.test.", "::1", "127.0.0.1")
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	id := "dual.test:" + itoa(p.port())
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("up")))
+	p.accept()
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	a, err := reg.PeerAddress(id)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1", a)
+}
+
+// ConnectTimeout: socketTimeout events meanwhile, then one socketError
+// that wraps ErrTimeout and ErrConnect.
+func TestConnectTimeout(t *testing.T) {
+	dns := newFakeDNS(t)
+	dns.hangName("slow.test.")
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver(), TimeoutInterval: 20 * time.Millisecond})
+	id := "slow.test:80|t"
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("cb"), lcsock.ConnectTimeout(300*time.Millisecond)))
+	rec.WaitFor(t, lcsock.EventTimeout, id, wait)
+	ev := rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrTimeout)
+	require.ErrorIs(t, ev.Err, lcsock.ErrConnect)
+	require.ErrorIs(t, ev.Err, os.ErrDeadlineExceeded)
+	var oe *lcsock.OpError
+	require.ErrorAs(t, ev.Err, &oe)
+	require.True(t, oe.Timeout())
+	var de *lcsock.DialError
+	require.ErrorAs(t, ev.Err, &de)
+	require.Equal(t, 300*time.Millisecond, de.Deadline)
+	require.True(t, strings.HasPrefix(ev.Params()[1], "can't connect to host: timeout after 300ms\nslow.test: "), ev.Params()[1])
+	barrier(t, reg, rec)
+	require.Zero(t, rec.Count(lcsock.EventConnected, id))
+	require.Equal(t, 1, rec.Count(lcsock.EventError, id))
+	require.NotContains(t, reg.OpenSockets(), id)
+
+	require.Error(t, reg.Open("x.test:1", nil, lcsock.ConnectTimeout(-time.Second)))
+	require.Error(t, reg.OpenDatagram("x.test:1", nil, lcsock.ConnectTimeout(time.Second)))
+	require.Empty(t, reg.OpenSockets())
+}
+
+// ConnectTimeout also bounds a proxy that never answers.
+func TestConnectTimeoutThroughSilentProxy(t *testing.T) {
+	px := newTestProxy(t, func(px *testProxy, c net.Conn, br *bufio.Reader) net.Conn {
+		io.Copy(io.Discard, br) // never answers
+		return nil
+	})
+	reg, rec := newReg(t, lcsock.Config{})
+	id := "target.test:1"
+	require.NoError(t, reg.Open(id, nil, lcsock.Proxy("socks5://"+px.addr()), lcsock.ConnectTimeout(200*time.Millisecond)))
+	ev := rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrTimeout)
+	var de *lcsock.DialError
+	require.ErrorAs(t, ev.Err, &de)
+	require.Equal(t, "socks5://"+px.addr(), de.Proxy)
+	require.Equal(t, []string{px.addr()}, []string{de.Attempts[0].Addr})
+	require.True(t, strings.HasPrefix(ev.Params()[1], "can't connect to host through proxy socks5://"+px.addr()+": timeout after 200ms\n"), ev.Params()[1])
+}
+
+// IDNA: an internationalised name is kept as written in the ID and
+// resolved in its ASCII form; names IDNA rejects are bad IDs.
+func TestIDNA(t *testing.T) {
+	id, err := lcsock.ParseID("bücher.example:1|x")
+	require.NoError(t, err)
+	require.Equal(t, "bücher.example", id.Host)
+	require.Equal(t, "xn--bcher-kva.example", id.ASCIIHost())
+	require.Equal(t, "bücher.example:1|x", id.String())
+	id, err = lcsock.ParseID("BÜCHER.example")
+	require.NoError(t, err)
+	require.Equal(t, "xn--bcher-kva.example", id.ASCIIHost())
+	id, err = lcsock.ParseID("_srv.example:1") // ASCII names are not put through IDNA
+	require.NoError(t, err)
+	require.Equal(t, "_srv.example", id.ASCIIHost())
+	_, err = lcsock.ParseID("\u0301x.example:1") // a label may not start with a combining mark
+	require.ErrorIs(t, err, lcsock.ErrBadID)
+	require.Contains(t, err.Error(), "IDNA")
+
+	dns := newFakeDNS(t)
+	p := newPeer(t)
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	sid := "bücher.example:" + itoa(p.port()) + "|idn"
+	require.NoError(t, reg.Open(sid, nil, lcsock.WithMessage("up")))
+	p.accept()
+	rec.WaitFor(t, lcsock.EventConnected, sid, wait)
+	require.Equal(t, []string{sid}, reg.OpenSockets())
+	require.Contains(t, dns.questions(), "xn--bcher-kva.example.")
+	addrs, err := reg.HostNameToAddress(ctxWait(t), "bücher.example:80|x")
+	require.NoError(t, err)
+	require.Equal(t, []string{"127.0.0.1"}, addrs)
+	require.ErrorIs(t, reg.Open("\u0301x.example:1", nil), lcsock.ErrBadID)
+}
+
+// A SOCKS5 proxy with a password carries an OpenSecure session verified
+// for another name with VerifyHost; the proxy, not lcsock, resolves the
+// socket's host.
+func TestProxySOCKS5TLS(t *testing.T) {
+	ca := lcsocktest.NewCA(t)
+	cert, key := ca.Issue(t, "real.example")
+	dns := newFakeDNS(t)
+	dns.failName("tunnel.test.") // lcsock must not resolve it
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	reg.SetCertificates([]string{caFile(t, ca)})
+	port, _ := tlsEchoServer(t, reg, cert, key)
+	px := newSOCKS5(t, "user", "pa:ss")
+	via := lcsock.Proxy("socks5://user:pa%3Ass@" + px.addr())
+
+	id := "tunnel.test:" + itoa(port) + "|secure"
+	require.NoError(t, reg.OpenSecure(id, nil, lcsock.WithMessage("ok"), lcsock.VerifyHost("real.example"), via))
+	require.NoError(t, reg.WriteWithMessage(id, []byte("through the tunnel\n"), nil, "")) // queued
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	got, err := reg.Read(ctxWait(t), id, lcsock.Until("\n"))
+	require.NoError(t, err)
+	require.Equal(t, "through the tunnel\n", string(got))
+	st, err := reg.TLSState(id)
+	require.NoError(t, err)
+	require.Equal(t, []string{"real.example"}, st.PeerCertificates[0].DNSNames)
+	require.GreaterOrEqual(t, st.Version, uint16(tls.VersionTLS12))
+	require.Equal(t, []string{"tunnel.test:" + itoa(port)}, px.targets())
+	require.NotContains(t, dns.questions(), "tunnel.test.")
+
+	// Without VerifyHost the certificate is checked against tunnel.test.
+	id2 := "tunnel.test:" + itoa(port) + "|noverifyhost"
+	require.NoError(t, reg.OpenSecure(id2, nil, via))
+	ev := rec.WaitFor(t, lcsock.EventError, id2, wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrHandshake)
+
+	// A wrong password: one socketError naming the proxy.
+	id3 := "tunnel.test:" + itoa(port) + "|badpass"
+	require.NoError(t, reg.OpenSecure(id3, nil, lcsock.WithMessage("ok"), lcsock.Proxy("socks5://user:nope@"+px.addr())))
+	ev = rec.WaitFor(t, lcsock.EventError, id3, wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrConnect)
+	require.True(t, strings.HasPrefix(ev.Params()[1], "can't connect to host through proxy socks5://"+px.addr()+": "), ev.Params()[1])
+	require.NotContains(t, ev.Params()[1], "nope")
+	require.Zero(t, rec.Count(lcsock.EventConnected, id3))
+}
+
+// A SOCKS5 proxy without authentication, IPv6 target literal included.
+func TestProxySOCKS5NoAuth(t *testing.T) {
+	p := newPeer(t)
+	px := newSOCKS5(t, "", "")
+	reg, rec := newReg(t, lcsock.Config{})
+	id := "named.test:" + itoa(p.port())
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("up"), lcsock.Proxy("socks5h://"+px.addr())))
+	c := p.accept()
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	_, err := reg.Write(ctxWait(t), id, []byte("hi"))
+	require.NoError(t, err)
+	require.Equal(t, "hi", string(readN(t, c, 2)))
+	require.Equal(t, []string{"named.test:" + itoa(p.port())}, px.targets())
+
+	// The target refuses: the proxy says so.
+	id2 := "127.0.0.1:" + itoa(closedPort(t)) + "|refused"
+	require.NoError(t, reg.Open(id2, nil, lcsock.Proxy("socks5://"+px.addr())))
+	ev := rec.WaitFor(t, lcsock.EventError, id2, wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrConnect)
+	require.Contains(t, ev.Params()[1], "refused")
+}
+
+// HTTP CONNECT through a minimal in-test proxy, with Basic credentials.
+func TestProxyHTTPConnect(t *testing.T) {
+	p := newPeer(t)
+	px := newHTTPProxy(t, "user", "secret")
+	reg, rec := newReg(t, lcsock.Config{})
+	id := "web.test:" + itoa(p.port()) + "|h"
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("up"), lcsock.Proxy("http://user:secret@"+px.addr())))
+	c := p.accept()
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	_, err := reg.Write(ctxWait(t), id, []byte("hi"))
+	require.NoError(t, err)
+	require.Equal(t, "hi", string(readN(t, c, 2)))
+	_, err = c.Write([]byte("yo"))
+	require.NoError(t, err)
+	got, err := reg.Read(ctxWait(t), id, lcsock.For(2, lcsock.Chars))
+	require.NoError(t, err)
+	require.Equal(t, "yo", string(got))
+	require.Equal(t, []string{"web.test:" + itoa(p.port())}, px.targets())
+
+	// Without credentials the proxy answers 407.
+	id2 := "web.test:" + itoa(p.port()) + "|noauth"
+	require.NoError(t, reg.Open(id2, nil, lcsock.Proxy("http://"+px.addr())))
+	ev := rec.WaitFor(t, lcsock.EventError, id2, wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrConnect)
+	require.Contains(t, ev.Params()[1], "407")
+}
+
+// A proxy that cannot be reached, and proxy URLs that cannot be used.
+func TestProxyErrors(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	id := "x.test:1"
+	proxyAddr := "127.0.0.1:" + itoa(closedPort(t))
+	require.NoError(t, reg.Open(id, nil, lcsock.Proxy("socks5://"+proxyAddr)))
+	ev := rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrConnect)
+	var de *lcsock.DialError
+	require.ErrorAs(t, ev.Err, &de)
+	require.Equal(t, "x.test", de.Host)
+	require.Equal(t, proxyAddr, de.Attempts[0].Addr)
+	require.Contains(t, ev.Params()[1], "through proxy socks5://"+proxyAddr)
+
+	for _, u := range []string{"ftp://h:1", "socks5://", "http://h:1/path", "socks5://h:99999", "https://h:1", "socks5://u:secret@h:1:2"} {
+		err := reg.Open("y.test:1", nil, lcsock.Proxy(u))
+		require.ErrorIs(t, err, lcsock.ErrBadProxy, u)
+		require.NotContains(t, err.Error(), "secret")
+	}
+	require.Error(t, reg.OpenDatagram("y.test:1", nil, lcsock.Proxy("socks5://h:1")))
+	require.Empty(t, reg.OpenSockets())
+}
+
+// --- in-test proxies -------------------------------------------------------
+
+// testProxy is a loopback proxy whose handshake is given by handle:
+// handle returns the upstream connection to relay to, or nil to end.
+type testProxy struct {
+	ln     net.Listener
+	handle func(px *testProxy, c net.Conn, br *bufio.Reader) net.Conn
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  []net.Conn
+	seen   []string
+	closed bool
+}
+
+func newTestProxy(t *testing.T, handle func(px *testProxy, c net.Conn, br *bufio.Reader) net.Conn) *testProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	px := &testProxy{ln: ln, handle: handle}
+	px.wg.Add(1)
+	go px.serve()
+	t.Cleanup(px.close)
+	return px
+}
+
+func (px *testProxy) addr() string { return px.ln.Addr().String() }
+
+func (px *testProxy) targets() []string {
+	px.mu.Lock()
+	defer px.mu.Unlock()
+	return append([]string(nil), px.seen...)
+}
+
+// track keeps c to close at cleanup; it reports false (and closes c) if
+// cleanup has begun.
+func (px *testProxy) track(c net.Conn) bool {
+	px.mu.Lock()
+	defer px.mu.Unlock()
+	if px.closed {
+		c.Close()
+		return false
+	}
+	px.conns = append(px.conns, c)
+	return true
+}
+
+func (px *testProxy) close() {
+	px.ln.Close()
+	px.mu.Lock()
+	px.closed = true
+	for _, c := range px.conns {
+		c.Close()
+	}
+	px.mu.Unlock()
+	px.wg.Wait()
+}
+
+func (px *testProxy) serve() {
+	defer px.wg.Done()
+	for {
+		c, err := px.ln.Accept()
+		if err != nil {
+			return
+		}
+		if !px.track(c) {
+			return
+		}
+		px.wg.Add(1)
+		go func() {
+			defer px.wg.Done()
+			defer c.Close()
+			br := bufio.NewReader(c)
+			up := px.handle(px, c, br)
+			if up == nil || !px.track(up) {
+				return
+			}
+			defer up.Close()
+			px.wg.Add(1)
+			go func() {
+				defer px.wg.Done()
+				io.Copy(up, br)
+				up.Close()
+			}()
+			io.Copy(c, up)
+		}()
+	}
+}
+
+// dialTarget connects the proxy to host:port: names go to 127.0.0.1 (the
+// proxy does its own resolution), and the target is recorded.
+func (px *testProxy) dialTarget(host string, port int) (net.Conn, error) {
+	px.mu.Lock()
+	px.seen = append(px.seen, net.JoinHostPort(host, itoa(port)))
+	px.mu.Unlock()
+	if net.ParseIP(host) == nil {
+		host = "127.0.0.1"
+	}
+	return net.DialTimeout("tcp", net.JoinHostPort(host, itoa(port)), wait)
+}
+
+// newSOCKS5 starts a minimal SOCKS5 proxy (RFC 1928, CONNECT only) that
+// asks for user and pass (RFC 1929) unless user is empty.
+func newSOCKS5(t *testing.T, user, pass string) *testProxy {
+	return newTestProxy(t, func(px *testProxy, c net.Conn, br *bufio.Reader) net.Conn {
+		read := func(n int) []byte {
+			b := make([]byte, n)
+			if _, err := io.ReadFull(br, b); err != nil {
+				return nil
+			}
+			return b
+		}
+		hello := read(2)
+		if hello == nil || hello[0] != 5 {
+			return nil
+		}
+		methods := read(int(hello[1]))
+		want := byte(0)
+		if user != "" {
+			want = 2
+		}
+		if !strings.Contains(string(methods), string([]byte{want})) {
+			c.Write([]byte{5, 0xff})
+			return nil
+		}
+		c.Write([]byte{5, want})
+		if want == 2 {
+			ver := read(2)
+			if ver == nil {
+				return nil
+			}
+			u := read(int(ver[1]))
+			pl := read(1)
+			if pl == nil {
+				return nil
+			}
+			pw := read(int(pl[0]))
+			if string(u) != user || string(pw) != pass {
+				c.Write([]byte{1, 1})
+				return nil
+			}
+			c.Write([]byte{1, 0})
+		}
+		req := read(4)
+		if req == nil || req[1] != 1 {
+			c.Write([]byte{5, 7, 0, 1, 0, 0, 0, 0, 0, 0})
+			return nil
+		}
+		var host string
+		switch req[3] {
+		case 1:
+			host = net.IP(read(4)).String()
+		case 4:
+			host = net.IP(read(16)).String()
+		case 3:
+			n := read(1)
+			if n == nil {
+				return nil
+			}
+			host = string(read(int(n[0])))
+		default:
+			c.Write([]byte{5, 8, 0, 1, 0, 0, 0, 0, 0, 0})
+			return nil
+		}
+		pb := read(2)
+		if pb == nil {
+			return nil
+		}
+		up, err := px.dialTarget(host, int(pb[0])<<8|int(pb[1]))
+		if err != nil {
+			c.Write([]byte{5, 5, 0, 1, 0, 0, 0, 0, 0, 0}) // connection refused
+			return nil
+		}
+		c.Write([]byte{5, 0, 0, 1, 0, 0, 0, 0, 0, 0})
+		return up
+	})
+}
+
+// newHTTPProxy starts a minimal HTTP CONNECT proxy that wants Basic
+// credentials user and pass unless user is empty.
+func newHTTPProxy(t *testing.T, user, pass string) *testProxy {
+	return newTestProxy(t, func(px *testProxy, c net.Conn, br *bufio.Reader) net.Conn {
+		tp := textproto.NewReader(br)
+		line, err := tp.ReadLine()
+		if err != nil {
+			return nil
+		}
+		hdr, err := tp.ReadMIMEHeader()
+		if err != nil {
+			return nil
+		}
+		f := strings.Fields(line)
+		if len(f) != 3 || f[0] != "CONNECT" {
+			io.WriteString(c, "HTTP/1.1 405 Method Not Allowed\r\n\r\n")
+			return nil
+		}
+		if user != "" && hdr.Get("Proxy-Authorization") != "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)) {
+			io.WriteString(c, "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"test\"\r\n\r\n")
+			return nil
+		}
+		host, ps, err := net.SplitHostPort(f[1])
+		port, perr := strconv.Atoi(ps)
+		if err != nil || perr != nil || hdr.Get("Host") != f[1] {
+			io.WriteString(c, "HTTP/1.1 400 Bad Request\r\n\r\n")
+			return nil
+		}
+		up, err := px.dialTarget(host, port)
+		if err != nil {
+			io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\n\r\n")
+			return nil
+		}
+		io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+		return up
+	})
+}
