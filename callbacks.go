@@ -234,6 +234,13 @@ func (d *dispatcher) postThen(h Handler, ev Event, s *socket, after func()) bool
 	if d.closed {
 		return false
 	}
+	if d.head > 0 && d.head >= len(d.q)/2 {
+		// Slide the events pump has not popped yet to the front, so the
+		// queue does not grow while a pumping host keeps it non-empty.
+		n := copy(d.q, d.q[d.head:])
+		clear(d.q[n:])
+		d.q, d.head = d.q[:n], 0
+	}
 	d.q = append(d.q, pending{h: h, ev: ev, s: s, after: after})
 	d.queued.Add(1)
 	select {

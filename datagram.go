@@ -133,15 +133,11 @@ func (s *socket) runDatagram(ctx context.Context) {
 func (s *socket) dialDatagram(ctx context.Context) (*net.UDPConn, error) {
 	r := s.reg
 	d := net.Dialer{Resolver: r.cfg.Resolver}
-	host, port := s.opts.fromHost, s.opts.fromPort
-	if !s.opts.from {
-		host = r.DefaultInterface()
+	ip, port, bind, err := s.localAddr(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if host != "" || port != 0 {
-		ip, err := resolveLocal(ctx, r.cfg.Resolver, host)
-		if err != nil {
-			return nil, &OpError{Op: "open", Socket: s.id, Err: err}
-		}
+	if bind {
 		d.LocalAddr = &net.UDPAddr{IP: ip, Port: port}
 	}
 	if s.opts.broadcast || s.opts.from {

@@ -250,15 +250,11 @@ func (s *socket) run(ctx context.Context) {
 func (s *socket) dial(ctx context.Context) (net.Conn, error) {
 	r := s.reg
 	d := net.Dialer{Resolver: r.cfg.Resolver, KeepAlive: s.opts.keepAlive}
-	host, port := s.opts.fromHost, s.opts.fromPort
-	if !s.opts.from {
-		host = r.DefaultInterface()
+	ip, port, bind, err := s.localAddr(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if host != "" || port != 0 {
-		ip, err := resolveLocal(ctx, r.cfg.Resolver, host)
-		if err != nil {
-			return nil, &OpError{Op: "open", Socket: s.id, Err: err}
-		}
+	if bind {
 		d.LocalAddr = &net.TCPAddr{IP: ip, Port: port}
 		if s.opts.from {
 			d.Control = reuseControl
@@ -272,6 +268,23 @@ func (s *socket) dial(ctx context.Context) (net.Conn, error) {
 		tc.SetNoDelay(s.opts.noDelay)
 	}
 	return conn, nil
+}
+
+// localAddr returns the local address to bind for the open: From's, or
+// the default interface; bind is false when neither is set.
+func (s *socket) localAddr(ctx context.Context) (ip net.IP, port int, bind bool, err error) {
+	host, port := s.opts.fromHost, s.opts.fromPort
+	if !s.opts.from {
+		host = s.reg.DefaultInterface()
+	}
+	if host == "" && port == 0 {
+		return nil, 0, false, nil
+	}
+	ip, err = resolveLocal(ctx, s.reg.cfg.Resolver, host)
+	if err != nil {
+		return nil, 0, false, &OpError{Op: "open", Socket: s.id, Err: err}
+	}
+	return ip, port, true, nil
 }
 
 // resolveLocal turns a From or default-interface host into an IP.
