@@ -1172,12 +1172,17 @@ func (r *Registry) Write(ctx context.Context, id string, data []byte) (int, erro
 		}
 		return len(data), nil
 	}
-	w := &writeReq{data: data, iv: r.TimeoutInterval(), blocking: true, done: make(chan error, 1)}
 	s.mu.Lock()
+	early, err := s.writeNow(data)
+	if err != nil || (early == len(data) && early > 0) {
+		s.mu.Unlock()
+		return early, err
+	}
+	w := &writeReq{data: data[early:], iv: r.TimeoutInterval(), blocking: true, done: make(chan error, 1)}
 	err = s.addWrite(w)
 	s.mu.Unlock()
 	if err != nil {
-		return 0, err
+		return early, err
 	}
 	timer := time.NewTimer(w.iv)
 	defer timer.Stop()
@@ -1185,7 +1190,7 @@ func (r *Registry) Write(ctx context.Context, id string, data []byte) (int, erro
 	for cause == nil {
 		select {
 		case err := <-w.done:
-			return w.sent(), err
+			return early + w.sent(), err
 		case <-ctx.Done():
 			cause = ctx.Err()
 		case <-timer.C:
@@ -1206,7 +1211,7 @@ func (r *Registry) Write(ctx context.Context, id string, data []byte) (int, erro
 	if !removed {
 		err = <-w.done // the writer finishes or aborts the write in progress
 	}
-	return w.sent(), err
+	return early + w.sent(), err
 }
 
 // sent returns how many bytes of a finished write went out. The writer
@@ -1228,10 +1233,45 @@ func (r *Registry) WriteWithMessage(id string, data []byte, h Handler, name stri
 	if s.dg != nil {
 		return s.dgWrite(data, r.handler(h), name, true)
 	}
-	w := &writeReq{data: append([]byte(nil), data...), iv: r.TimeoutInterval(), h: r.handler(h), name: name}
+	h = r.handler(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	early, err := s.writeNow(data)
+	switch {
+	case err != nil:
+		return err
+	case early == len(data) && s.state == stateOpen:
+		// All in the kernel already: no copy, no queue, no writer.
+		if name != "" {
+			s.post(h, Event{Kind: EventWritten, Name: name, Socket: s.id})
+		}
+		return nil
+	}
+	w := &writeReq{data: append([]byte(nil), data[early:]...), iv: r.TimeoutInterval(), h: h, name: name}
 	return s.addWrite(w)
+}
+
+// writeNow sends as much of data as the kernel takes at once, from the
+// calling goroutine, when the socket is a plain open TCP connection with
+// nothing queued ahead — the common case of a small write, which then
+// needs no writer goroutine, no copy and no queue. It returns how much
+// was sent. A write error fails the socket (one socketError). Called with
+// s.mu held.
+func (s *socket) writeNow(data []byte) (int, error) {
+	if s.rawConn == nil || s.writing || len(s.writes) > 0 || s.state != stateOpen || s.rerr != nil || s.wroteClosed || len(data) == 0 {
+		return 0, nil
+	}
+	n, err := rawWrite(s.rawConn, data)
+	if n > 0 {
+		s.bytesOut += uint64(n)
+		s.writeMark = time.Now()
+	}
+	if err != nil {
+		werr := &OpError{Op: "write", Socket: s.id, Err: err}
+		s.fail(werr)
+		return n, werr
+	}
+	return n, nil
 }
 
 // CloseWrite half-closes the connection once the writes already queued

@@ -11,3 +11,7 @@ const canRawRead = false
 func (s *socket) rawRead(rc syscall.RawConn) ([]byte, int, error) {
 	panic("lcsock: rawRead is not available on this system")
 }
+
+func rawWrite(rc syscall.RawConn, data []byte) (int, error) {
+	panic("lcsock: rawWrite is not available on this system")
+}

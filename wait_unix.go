@@ -63,3 +63,29 @@ func (s *socket) rawRead(rc syscall.RawConn) ([]byte, int, error) {
 	}
 	return b, max(n, 0), nil
 }
+
+// rawWrite writes what the kernel takes now, without waiting: it returns
+// 0 and no error when the send buffer is full.
+func rawWrite(rc syscall.RawConn, data []byte) (int, error) {
+	var n int
+	var werr error
+	err := rc.Write(func(fd uintptr) bool {
+		for {
+			n, werr = syscall.Write(int(fd), data)
+			if werr != syscall.EINTR {
+				break
+			}
+		}
+		if werr == syscall.EAGAIN {
+			n, werr = 0, nil
+		}
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	if werr != nil {
+		return 0, os.NewSyscallError("write", werr)
+	}
+	return max(n, 0), nil
+}
