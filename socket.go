@@ -1219,8 +1219,9 @@ func (r *Registry) Write(ctx context.Context, id string, data []byte) (int, erro
 func (w *writeReq) sent() int { return w.off }
 
 // WriteWithMessage is LiveCode's "write data to socket id with message
-// name". It copies data, queues it and returns at once; when all of it is
-// in the kernel an EventWritten named name is sent to h (nil means
+// name". It returns at once: what the kernel takes right away is sent
+// from the calling goroutine, and the rest is copied and queued; when all
+// of it is in the kernel an EventWritten named name is sent to h (nil means
 // Config.Handler). An empty name sends no event. When the queued bytes of
 // the socket would pass Config.MaxWriteQueue it fails with ErrBufferFull
 // and queues nothing. While the write makes no progress the owner gets
