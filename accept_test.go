@@ -20,6 +20,15 @@ import (
 // its events.
 func echoServer(t *testing.T, reg *lcsock.Registry, opts ...lcsock.Option) (int, *lcsocktest.Recorder) {
 	t.Helper()
+	rec := echoRecorder(reg)
+	port, err := reg.Accept(0, rec, "onConn", opts...)
+	require.NoError(t, err)
+	return port, rec
+}
+
+// echoRecorder records a server's events and echoes what its accepted
+// sockets read.
+func echoRecorder(reg *lcsock.Registry) *lcsocktest.Recorder {
 	rec := &lcsocktest.Recorder{}
 	rec.OnEvent = func(ev lcsock.Event) {
 		switch ev.Kind {
@@ -34,9 +43,7 @@ func echoServer(t *testing.T, reg *lcsock.Registry, opts ...lcsock.Option) (int,
 			}
 		}
 	}
-	port, err := reg.Accept(0, rec, "onConn", opts...)
-	require.NoError(t, err)
-	return port, rec
+	return rec
 }
 
 // Cases 18, 19: the listener is named by its real port.

@@ -20,20 +20,7 @@ import (
 // certificate for hosts issued by ca, and returns its port and recorder.
 func tlsEchoServer(t *testing.T, reg *lcsock.Registry, certPEM, keyPEM []byte, opts ...lcsock.Option) (int, *lcsocktest.Recorder) {
 	t.Helper()
-	rec := &lcsocktest.Recorder{}
-	rec.OnEvent = func(ev lcsock.Event) {
-		switch ev.Kind {
-		case lcsock.EventAccepted:
-			reg.ReadWithMessage(ev.Socket, lcsock.Available(), rec, "echo")
-		case lcsock.EventRead:
-			if len(ev.Data) > 0 {
-				reg.WriteWithMessage(ev.Socket, ev.Data, nil, "")
-			}
-			if ev.Err == nil {
-				reg.ReadWithMessage(ev.Socket, lcsock.Available(), rec, "echo")
-			}
-		}
-	}
+	rec := echoRecorder(reg)
 	port, err := reg.AcceptSecure(0, rec, "onConn", string(certPEM), string(keyPEM), opts...)
 	require.NoError(t, err)
 	return port, rec
