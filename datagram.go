@@ -140,10 +140,8 @@ func (s *socket) dialDatagram(ctx context.Context) (*net.UDPConn, error) {
 	if bind {
 		d.LocalAddr = &net.UDPAddr{IP: ip, Port: port}
 	}
-	if s.opts.broadcast || s.opts.from {
-		d.Control = func(network, address string, c rawConn) error {
-			return setDatagramOptions(c, s.opts.from, s.opts.broadcast)
-		}
+	d.Control = func(network, address string, c rawConn) error {
+		return setDatagramOptions(c, s.opts.from, s.opts.broadcast)
 	}
 	c, err := d.DialContext(ctx, "udp", s.addr.Addr())
 	if err != nil {
@@ -451,10 +449,9 @@ func (r *Registry) AcceptDatagram(port int, h Handler, message string, opts ...O
 	if r.isClosed() {
 		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: ErrClosed}
 	}
-	lc := net.ListenConfig{}
-	if o.broadcast {
-		lc.Control = func(network, address string, c rawConn) error { return setDatagramOptions(c, false, true) }
-	}
+	lc := net.ListenConfig{Control: func(network, address string, c rawConn) error {
+		return setDatagramOptions(c, false, o.broadcast)
+	}}
 	pc, err := lc.ListenPacket(context.Background(), "udp", net.JoinHostPort(r.DefaultInterface(), strconv.Itoa(port)))
 	if err != nil {
 		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: &causeError{ErrListen, err}}

@@ -27,16 +27,26 @@ func isBindError(err error) bool {
 
 type rawConn = syscall.RawConn
 
-// setDatagramOptions sets address reuse (From) and SO_BROADCAST.
+// setDatagramOptions sets address reuse (From) and sets SO_BROADCAST on
+// or off.
 func setDatagramOptions(c syscall.RawConn, reuse, broadcast bool) error {
 	var serr error
 	err := c.Control(func(fd uintptr) {
 		if reuse {
 			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
 		}
-		if serr == nil && broadcast {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_BROADCAST, 1)
+		if serr == nil {
+			// Go turns SO_BROADCAST on for every datagram socket; LiveCode's
+			// allowDatagramBroadcasts is off unless asked.
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_BROADCAST, b2i(broadcast))
 		}
 	})
 	return errors.Join(err, serr)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
