@@ -34,6 +34,11 @@ flags:
   -until DELIM   read until DELIM (Go escapes allowed, e.g. '\r\n'); default: whatever arrives
   -echo          listen: send every read back to its sender
   -timeout DUR   socket timeout interval (default 10s)
+  -tls           connect: open a secure socket (verified against the system roots and -ca)
+  -verify-host H connect -tls: check the certificate against H (and send it as SNI)
+  -insecure      connect -tls: without verification
+  -ca FILE       connect -tls: also trust the PEM certificates in FILE
+  -cert FILE -key FILE   listen: accept secure connections with this certificate and key
 `
 
 func main() {
@@ -57,6 +62,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	until := fs.String("until", "", "")
 	echo := fs.Bool("echo", false, "")
 	timeout := fs.Duration("timeout", lcsock.DefaultTimeoutInterval, "")
+	var sec secureFlags
+	fs.BoolVar(&sec.tls, "tls", false, "")
+	fs.StringVar(&sec.verifyHost, "verify-host", "", "")
+	fs.BoolVar(&sec.insecure, "insecure", false, "")
+	fs.StringVar(&sec.ca, "ca", "", "")
+	fs.StringVar(&sec.cert, "cert", "", "")
+	fs.StringVar(&sec.key, "key", "", "")
 	if err := fs.Parse(rest); err != nil {
 		fmt.Fprintf(stderr, "lcsock: %v\n", err)
 		return 2
@@ -71,11 +83,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		spec = lcsock.Until(delim)
 	}
 	cfg := lcsock.Config{TimeoutInterval: *timeout}
+	if sec.ca != "" {
+		cfg.Certificates = []string{sec.ca}
+	}
+	if (sec.cert == "") != (sec.key == "") {
+		fmt.Fprintf(stderr, "lcsock: -cert and -key go together\n")
+		return 2
+	}
 	switch {
 	case verb == "demo" && fs.NArg() == 0:
 		err = demo(ctx, stdout)
 	case verb == "connect" && fs.NArg() == 1:
-		err = connect(ctx, cfg, fs.Arg(0), spec, stdin, stdout, stderr)
+		err = connect(ctx, cfg, fs.Arg(0), spec, sec, stdin, stdout, stderr)
 	case verb == "udp send" && fs.NArg() == 1:
 		err = udpSend(ctx, cfg, fs.Arg(0), stdin, stdout, stderr)
 	case verb == "udp listen" && fs.NArg() == 1:
@@ -91,7 +110,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			fmt.Fprintf(stderr, "lcsock: listen: %q is not a port number\n", fs.Arg(0))
 			return 2
 		}
-		err = listen(ctx, cfg, port, spec, *echo, stdout, stderr)
+		err = listen(ctx, cfg, port, spec, *echo, sec, stdout, stderr)
 	default:
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -116,7 +135,13 @@ func unquote(s string) (string, error) {
 
 // connect opens id, sends stdin and prints what arrives until the peer
 // closes, stdin ends and everything is sent, or ctx ends.
-func connect(ctx context.Context, cfg lcsock.Config, id string, spec lcsock.ReadSpec, stdin io.Reader, stdout, stderr io.Writer) error {
+// secureFlags are the TLS flags of connect and listen.
+type secureFlags struct {
+	tls, insecure             bool
+	verifyHost, ca, cert, key string
+}
+
+func connect(ctx context.Context, cfg lcsock.Config, id string, spec lcsock.ReadSpec, sec secureFlags, stdin io.Reader, stdout, stderr io.Writer) error {
 	done := make(chan error, 1)
 	var reg *lcsock.Registry
 	cfg.Handler = lcsock.HandlerFunc(func(ev lcsock.Event) {
@@ -141,7 +166,16 @@ func connect(ctx context.Context, cfg lcsock.Config, id string, spec lcsock.Read
 		return err
 	}
 	defer reg.Close()
-	if err := reg.Open(id, nil, lcsock.WithMessage("connected")); err != nil {
+	if sec.tls {
+		opts := []lcsock.Option{lcsock.WithMessage("connected"), lcsock.Verify(!sec.insecure)}
+		if sec.verifyHost != "" {
+			opts = append(opts, lcsock.VerifyHost(sec.verifyHost))
+		}
+		err = reg.OpenSecure(id, nil, opts...)
+	} else {
+		err = reg.Open(id, nil, lcsock.WithMessage("connected"))
+	}
+	if err != nil {
 		return err
 	}
 	go func() {
@@ -168,7 +202,7 @@ func connect(ctx context.Context, cfg lcsock.Config, id string, spec lcsock.Read
 }
 
 // listen accepts connections and prints (or echoes) what arrives.
-func listen(ctx context.Context, cfg lcsock.Config, port int, spec lcsock.ReadSpec, echo bool, stdout, stderr io.Writer) error {
+func listen(ctx context.Context, cfg lcsock.Config, port int, spec lcsock.ReadSpec, echo bool, sec secureFlags, stdout, stderr io.Writer) error {
 	var reg *lcsock.Registry
 	cfg.Handler = lcsock.HandlerFunc(func(ev lcsock.Event) {
 		switch ev.Kind {
@@ -195,7 +229,11 @@ func listen(ctx context.Context, cfg lcsock.Config, port int, spec lcsock.ReadSp
 		return err
 	}
 	defer reg.Close()
-	port, err = reg.Accept(port, nil, "accepted")
+	if sec.cert != "" {
+		port, err = reg.AcceptSecure(port, nil, "accepted", sec.cert, sec.key)
+	} else {
+		port, err = reg.Accept(port, nil, "accepted")
+	}
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lcsock/lcsock/lcsocktest"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
@@ -145,6 +146,38 @@ func TestUDP(t *testing.T) {
 	code := run(context.Background(), []string{"udp", "send", "127.0.0.1:" + strconv.Itoa(port)}, strings.NewReader("one\ntwo\n"), &out, &errs)
 	require.Equal(t, 0, code, errs.String())
 	require.Equal(t, "one\ntwo\n", out.String())
+	cancel()
+	require.Equal(t, 0, <-done)
+}
+
+// connect -tls against listen -cert/-key, verified with -ca and -verify-host.
+func TestTLSConnectListen(t *testing.T) {
+	ca := lcsocktest.NewCA(t)
+	cert, key := ca.Issue(t, "localhost")
+	dir := t.TempDir()
+	certFile := lcsocktest.WriteFile(t, dir, "cert.pem", cert)
+	keyFile := lcsocktest.WriteFile(t, dir, "key.pem", key)
+	caFile := lcsocktest.WriteFile(t, dir, "ca.pem", ca.CertPEM)
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := strconv.Itoa(probe.Addr().(*net.TCPAddr).Port)
+	probe.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var lerr syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"listen", "-echo", "-cert", certFile, "-key", keyFile, port}, nil, io.Discard, &lerr)
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(lerr.String(), "listening on port") }, 5*time.Second, 10*time.Millisecond)
+	var out, errs syncBuffer
+	code := run(context.Background(), []string{"connect", "-tls", "-ca", caFile, "-verify-host", "localhost", "127.0.0.1:" + port},
+		strings.NewReader("secret line\n"), &out, &errs)
+	require.Equal(t, 0, code, errs.String())
+	require.Equal(t, "secret line\n", out.String())
+	// Without the CA the certificate is refused.
+	code = run(context.Background(), []string{"connect", "-tls", "127.0.0.1:" + port}, strings.NewReader("x\n"), io.Discard, &errs)
+	require.Equal(t, 1, code)
+	require.Contains(t, errs.String(), "TLS handshake failed")
 	cancel()
 	require.Equal(t, 0, <-done)
 }
