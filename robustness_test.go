@@ -213,3 +213,41 @@ func TestEOFFlagOnlyWhenEnded(t *testing.T) {
 	require.NotErrorIs(t, err, lcsock.ErrTimeout)
 	require.Equal(t, "xy", string(data))
 }
+
+// A Secure that cannot be queued (the write side is closed) leaves the
+// socket's plaintext reads working.
+func TestSecureAfterCloseWriteKeepsReads(t *testing.T) {
+	p := newPeer(t)
+	reg, rec := newReg(t, lcsock.Config{})
+	id := p.id("")
+	c := openConnected(t, reg, rec, p, id)
+	require.NoError(t, reg.CloseWrite(id))
+	require.Error(t, reg.Secure(id, lcsock.Verify(false)))
+	c.Write([]byte("hello\n"))
+	got, err := reg.Read(ctxWait(t), id, lcsock.Until("\n"))
+	require.NoError(t, err)
+	require.Equal(t, "hello\n", string(got))
+}
+
+// A write larger than the queue limit is refused whole: nothing is sent.
+func TestOversizeWriteSendsNothing(t *testing.T) {
+	p := newPeer(t)
+	reg, rec := newReg(t, lcsock.Config{MaxWriteQueue: 1 << 20})
+	id := p.id("")
+	c := openConnected(t, reg, rec, p, id)
+	require.ErrorIs(t, reg.WriteWithMessage(id, make([]byte, 4<<20), nil, "w"), lcsock.ErrBufferFull)
+	require.NoError(t, reg.WriteWithMessage(id, []byte("ok"), nil, "w"))
+	require.Equal(t, "ok", string(readN(t, c, 2))) // the first bytes the peer sees
+}
+
+// Secure refuses a socket whose input is being converted by InputEOL: the
+// bytes before the upgrade (a ClientHello) would have been altered.
+func TestSecureRefusesInputEOL(t *testing.T) {
+	p := newPeer(t)
+	reg, rec := newReg(t, lcsock.Config{})
+	id := p.id("")
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("up"), lcsock.InputEOL(lcsock.LF)))
+	p.accept()
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	require.ErrorContains(t, reg.Secure(id, lcsock.Verify(false)), "InputEOL")
+}

@@ -1237,6 +1237,10 @@ func (r *Registry) WriteWithMessage(id string, data []byte, h Handler, name stri
 	h = r.handler(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.queued+len(data) > r.cfg.MaxWriteQueue {
+		// Refuse before sending anything: the write is all or nothing.
+		return s.addWrite(&writeReq{data: data, h: h, name: name})
+	}
 	early, err := s.writeNow(data)
 	switch {
 	case err != nil:

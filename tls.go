@@ -401,9 +401,17 @@ func (r *Registry) Secure(id string, opts ...Option) error {
 	if _, ok := s.conn.(*tls.Conn); ok || s.secured {
 		return nil // case 93: already secure
 	}
+	if s.eolIn != nil {
+		// The bytes received so far were converted: a ClientHello among
+		// them would be corrupted.
+		return &OpError{Op: "secure", Socket: id, Err: errors.New("Secure cannot upgrade a socket opened with InputEOL")}
+	}
+	if err := s.addWrite(&writeReq{upgrade: &upgrade{cfg: cfg, server: o.tls.server, timeout: o.tls.handshake}, iv: r.TimeoutInterval()}); err != nil {
+		return err
+	}
 	s.secured = true
 	s.holdReads = true // from now on received bytes belong to the secure stream
-	return s.addWrite(&writeReq{upgrade: &upgrade{cfg: cfg, server: o.tls.server, timeout: o.tls.handshake}, iv: r.TimeoutInterval()})
+	return nil
 }
 
 // upgrade is the write-queue marker of Secure.
