@@ -473,6 +473,7 @@ func (s *socket) endInput(err error) {
 		return
 	}
 	s.eof = true
+	s.space.Broadcast() // a TLS upgrade may be waiting for the reader to park
 	if err != io.EOF && s.state == stateOpen {
 		s.rerr = &OpError{Op: "read", Socket: s.id, Err: err}
 	}

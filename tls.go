@@ -452,6 +452,7 @@ func (s *socket) doUpgrade(u *upgrade) error {
 	raw.SetReadDeadline(time.Time{})
 	if s.state != stateOpen || s.eof {
 		s.upgrading = false
+		s.rpos = len(s.buf) // the bytes were for TLS: never a plaintext read
 		s.space.Broadcast()
 		return &OpError{Op: "secure", Socket: s.id, Err: ErrClosed}
 	}
