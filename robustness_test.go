@@ -1,8 +1,10 @@
 package lcsock_test
 
 import (
+	"bytes"
 	"context"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -250,4 +252,44 @@ func TestSecureRefusesInputEOL(t *testing.T) {
 	p.accept()
 	rec.WaitFor(t, lcsock.EventConnected, id, wait)
 	require.ErrorContains(t, reg.Secure(id, lcsock.Verify(false)), "InputEOL")
+}
+
+// A peer that floods a socket with no delimiter cannot grow memory past
+// the configured bounds: the until-read fails with ErrBufferFull, the
+// reader stops, TCP pushes back.
+func TestHostileFloodMemoryBounded(t *testing.T) {
+	p := newPeer(t)
+	const limit = 256 << 10
+	reg, rec := newReg(t, lcsock.Config{MaxReadBuffer: limit})
+	id := p.id("")
+	c := openConnected(t, reg, rec, p, id)
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	require.NoError(t, reg.ReadWithMessage(id, lcsock.Until("\n"), nil, "line"))
+	flood := make(chan int64, 1)
+	go func() { // the peer: 256 MiB without a line end, until it is stopped
+		chunk := bytes.Repeat([]byte("z"), 64<<10)
+		var sent int64
+		c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		for sent < 256<<20 {
+			n, err := c.Write(chunk)
+			sent += int64(n)
+			if err != nil {
+				break
+			}
+		}
+		flood <- sent
+	}()
+	ev := rec.WaitFor(t, lcsock.EventRead, id, wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrBufferFull)
+	sent := <-flood // the peer's writes stalled: TCP pushed back
+	require.Less(t, sent, int64(256<<20))
+	st, err := reg.Stats(id)
+	require.NoError(t, err)
+	require.LessOrEqual(t, st.Buffered, limit)
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	require.Less(t, int64(after.HeapInuse)-int64(before.HeapInuse), int64(8<<20), "heap grew past the read buffer bound")
 }
