@@ -21,7 +21,6 @@ type listener struct {
 	message string
 	slots   chan struct{} // nil, or one token per accepted socket allowed at once
 	tlsCfg  *tls.Config   // AcceptSecure
-	done    chan struct{} // closed when the accept loop exits
 }
 
 // Accept is LiveCode's "accept connections on port port with message
@@ -65,7 +64,7 @@ func (r *Registry) accept(port int, h Handler, message string, o options, tlsCfg
 	}
 	port = ln.Addr().(*net.TCPAddr).Port
 	id := strconv.Itoa(port)
-	l := &listener{ln: ln, port: port, message: message, done: make(chan struct{}), tlsCfg: tlsCfg}
+	l := &listener{ln: ln, port: port, message: message, tlsCfg: tlsCfg}
 	if o.maxConns > 0 {
 		l.slots = make(chan struct{}, o.maxConns)
 	}
@@ -91,7 +90,6 @@ func (r *Registry) isClosed() bool {
 func (s *socket) acceptLoop() {
 	defer s.reg.wg.Done()
 	l := s.listener
-	defer close(l.done)
 	var backoff time.Duration
 	for {
 		if l.slots != nil {

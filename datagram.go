@@ -56,7 +56,6 @@ type dgram struct {
 	dropped  uint64
 	pendingW [][]byte // writes made while the socket resolves
 	wMsgs    []*writeReq
-	ready    bool // the connection exists
 
 	undelivered atomic.Int32 // datagram events posted and not yet delivered
 }
@@ -111,7 +110,7 @@ func (s *socket) runDatagram(ctx context.Context) {
 		s.mu.Unlock()
 		return
 	}
-	s.conn, s.dg.uc, s.dg.ready = uc, uc, true
+	s.conn, s.dg.uc = uc, uc
 	s.state = stateOpen
 	s.connectAt = time.Now()
 	// Send what was written while resolving, in order.
@@ -460,7 +459,7 @@ func (r *Registry) AcceptDatagram(port int, h Handler, message string, opts ...O
 	port = uc.LocalAddr().(*net.UDPAddr).Port
 	id := strconv.Itoa(port)
 	s := newSocket(r, id, ID{Port: port}, r.handler(h), o)
-	s.dg = &dgram{uc: uc, listen: true, h: s.owner, msg: message, peers: map[netip.AddrPort]*socket{}, ready: true}
+	s.dg = &dgram{uc: uc, listen: true, h: s.owner, msg: message, peers: map[netip.AddrPort]*socket{}}
 	s.conn = uc
 	s.state = stateOpen
 	if err := r.add(s, true); err != nil {
