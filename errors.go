@@ -125,6 +125,9 @@ func (e *OpError) Timeout() bool {
 	return e != nil && errors.As(e.Err, &t) && t.Timeout()
 }
 
+// Temporary reports the same as Timeout; with it *OpError is a net.Error.
+func (e *OpError) Temporary() bool { return e.Timeout() }
+
 // ErrorText returns the text LiveCode would put in "the result" or pass as
 // the second parameter of socketError for err: the cause without the
 // operation and socket prefix of an *OpError. It returns "" for nil.

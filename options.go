@@ -22,6 +22,7 @@ const (
 	verbAcceptSecure
 	verbOpenDatagram
 	verbAcceptDatagram
+	verbAdopt
 
 	verbOpens        = verbOpen | verbOpenSecure
 	verbDatagrams    = verbOpenDatagram | verbAcceptDatagram
@@ -45,13 +46,14 @@ type options struct {
 	dial       dialOptions // ConnectTimeout, Proxy (resolve.go)
 	broadcast  bool
 	mcastIf    string
+	buffered   []byte // Adopt: bytes already read from the connection
 }
 
 // WithMessage is LiveCode's "with message": Open sends an EventConnected
 // named name to the socket's handler once the connection is up. Without
 // it no connected event is sent.
 func WithMessage(name string) Option {
-	return Option{name: "WithMessage", verbs: verbOpens | verbOpenDatagram, apply: func(o *options) error {
+	return Option{name: "WithMessage", verbs: verbOpens | verbOpenDatagram | verbAdopt, apply: func(o *options) error {
 		o.message = name
 		return nil
 	}}
@@ -78,7 +80,7 @@ func From(local string) Option {
 // KeepAlive sets the TCP keep-alive period of the connection; a negative
 // d turns keep-alive off. Without it Go's default applies.
 func KeepAlive(d time.Duration) Option {
-	return Option{name: "KeepAlive", verbs: verbOpens, apply: func(o *options) error {
+	return Option{name: "KeepAlive", verbs: verbOpens | verbAdopt, apply: func(o *options) error {
 		o.keepAlive = d
 		return nil
 	}}
@@ -87,7 +89,7 @@ func KeepAlive(d time.Duration) Option {
 // NoDelay sets TCP_NODELAY on the connection (Go's default is on, which
 // disables Nagle's algorithm).
 func NoDelay(on bool) Option {
-	return Option{name: "NoDelay", verbs: verbOpens, apply: func(o *options) error {
+	return Option{name: "NoDelay", verbs: verbOpens | verbAdopt, apply: func(o *options) error {
 		o.noDelaySet, o.noDelay = true, on
 		return nil
 	}}
@@ -97,10 +99,10 @@ func NoDelay(on bool) Option {
 // CR, LF and CRLF, including a CRLF split across two packets — to to (LF
 // or CR) before any read sees it: Tcl's "-translation auto" on input.
 // LiveCode itself is binary; this is an lcsock extension. Reads that
-// count lines then see one line end per line. For Open and Accept (where
-// it applies to every accepted socket).
+// count lines then see one line end per line. For Open, Accept (where
+// it applies to every accepted socket) and Adopt.
 func InputEOL(to EOL) Option {
-	return Option{name: "InputEOL", verbs: verbOpens | verbAccepts, apply: func(o *options) error {
+	return Option{name: "InputEOL", verbs: verbOpens | verbAccepts | verbAdopt, apply: func(o *options) error {
 		if to != LF && to != CR {
 			return fmt.Errorf("InputEOL(%v): only LF and CR are supported on input", to)
 		}
@@ -138,4 +140,5 @@ var verbBits = map[string]uint8{
 
 	"opendatagram":   verbOpenDatagram,
 	"acceptdatagram": verbAcceptDatagram,
+	"adopt":          verbAdopt,
 }

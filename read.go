@@ -163,6 +163,9 @@ func For(n int, u Unit) ReadSpec { return ReadSpec{kind: kindFor, unit: u, n: n}
 // completes as soon as at least one byte is buffered and takes all of them.
 func Available() ReadSpec { return ReadSpec{} }
 
+// upTo is Available taking at most n bytes (n > 0): a net.Conn's Read.
+func upTo(n int) ReadSpec { return ReadSpec{n: n} }
+
 // WithAnyLineEnd returns r with line ends relaxed: for For(n, Lines) and for
 // Until("\n"), Until("\r") and Until("\r\n"), any of CR, LF or CRLF ends a
 // line, and the data includes the line-end bytes actually received. A CR
@@ -338,6 +341,9 @@ func (m *matcher) match(buf []byte, eof bool) (n int, done, short bool) {
 	switch m.mode {
 	case modeAvailable:
 		if len(buf) > 0 {
+			if m.need > 0 && len(buf) > m.need {
+				return m.finish(m.need, false) // upTo
+			}
 			return m.finish(len(buf), false)
 		}
 	case modeEOF:

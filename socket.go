@@ -44,6 +44,7 @@ type readReq struct {
 	issued   time.Time
 	blocking bool
 	done     chan readResult // blocking only; capacity 1
+	dst      []byte          // blocking only: when set, the data is copied here
 }
 
 type readResult struct {
@@ -519,7 +520,11 @@ func (s *socket) serveReads() {
 		var res readResult
 		switch {
 		case done:
-			res.data = append([]byte(nil), unread[:n]...)
+			if req.dst != nil {
+				res.data = req.dst[:copy(req.dst, unread[:n])]
+			} else {
+				res.data = append([]byte(nil), unread[:n]...)
+			}
 			s.rpos += n
 			res.eof = short || req.spec.kind == kindEOF
 			switch {
@@ -1085,26 +1090,32 @@ func (r *Registry) Read(ctx context.Context, id string, spec ReadSpec) ([]byte, 
 		return s.dgRead(ctx, r.TimeoutInterval())
 	}
 	req := &readReq{spec: spec, iv: r.TimeoutInterval(), blocking: true, done: make(chan readResult, 1)}
+	return s.read(ctx, req)
+}
+
+// read runs a blocking read request until it completes, ctx ends, or —
+// when req.iv is positive — no byte arrives for req.iv.
+func (s *socket) read(ctx context.Context, req *readReq) ([]byte, error) {
 	s.mu.Lock()
-	err = s.addRead(req)
+	err := s.addRead(req)
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	timer := time.NewTimer(req.iv)
-	defer timer.Stop()
+	var timer *time.Timer
+	var tc <-chan time.Time // nil, never ready, without an interval
+	if req.iv > 0 {
+		timer = time.NewTimer(req.iv)
+		defer timer.Stop()
+		tc = timer.C
+	}
 	for {
 		select {
 		case res := <-req.done:
 			return res.data, res.err
 		case <-ctx.Done():
-			s.mu.Lock()
-			removed := s.removeRead(req)
-			s.mu.Unlock()
-			if removed {
-				return nil, &OpError{Op: "read", Socket: id, Err: ctx.Err()}
-			}
-		case <-timer.C:
+			return s.cancelRead(req, ctx.Err())
+		case <-tc:
 			s.mu.Lock()
 			idle := time.Since(latest(req.issued, s.lastRecv))
 			if idle < req.iv {
@@ -1115,10 +1126,23 @@ func (r *Registry) Read(ctx context.Context, id string, spec ReadSpec) ([]byte, 
 			removed := s.removeRead(req)
 			s.mu.Unlock()
 			if removed {
-				return nil, &OpError{Op: "read", Socket: id, Err: ErrTimeout}
+				return nil, &OpError{Op: "read", Socket: s.id, Err: ErrTimeout}
 			}
 		}
 	}
+}
+
+// cancelRead withdraws a blocking read whose caller gives up. If the read
+// has completed already its result is returned instead, so no data is lost.
+func (s *socket) cancelRead(req *readReq, cause error) ([]byte, error) {
+	s.mu.Lock()
+	removed := s.removeRead(req)
+	s.mu.Unlock()
+	if removed {
+		return nil, &OpError{Op: "read", Socket: s.id, Err: cause}
+	}
+	res := <-req.done
+	return res.data, res.err
 }
 
 func latest(a, b time.Time) time.Time {
@@ -1173,20 +1197,31 @@ func (r *Registry) Write(ctx context.Context, id string, data []byte) (int, erro
 		}
 		return len(data), nil
 	}
+	return s.write(ctx, data, r.TimeoutInterval())
+}
+
+// write runs a blocking write until every byte is in the kernel, ctx
+// ends, or — when iv is positive — no byte moves for iv.
+func (s *socket) write(ctx context.Context, data []byte, iv time.Duration) (int, error) {
 	s.mu.Lock()
 	early, err := s.writeNow(data)
 	if err != nil || (early == len(data) && early > 0) {
 		s.mu.Unlock()
 		return early, err
 	}
-	w := &writeReq{data: data[early:], iv: r.TimeoutInterval(), blocking: true, done: make(chan error, 1)}
+	w := &writeReq{data: data[early:], iv: iv, blocking: true, done: make(chan error, 1)}
 	err = s.addWrite(w)
 	s.mu.Unlock()
 	if err != nil {
 		return early, err
 	}
-	timer := time.NewTimer(w.iv)
-	defer timer.Stop()
+	var timer *time.Timer
+	var tc <-chan time.Time // nil, never ready, without an interval
+	if iv > 0 {
+		timer = time.NewTimer(iv)
+		defer timer.Stop()
+		tc = timer.C
+	}
 	var cause error
 	for cause == nil {
 		select {
@@ -1194,18 +1229,18 @@ func (r *Registry) Write(ctx context.Context, id string, data []byte) (int, erro
 			return early + w.sent(), err
 		case <-ctx.Done():
 			cause = ctx.Err()
-		case <-timer.C:
+		case <-tc:
 			s.mu.Lock()
 			idle := time.Since(s.writeMark)
 			s.mu.Unlock()
-			if idle < w.iv {
-				timer.Reset(w.iv - idle)
+			if idle < iv {
+				timer.Reset(iv - idle)
 				continue
 			}
 			cause = ErrTimeout
 		}
 	}
-	err = &OpError{Op: "write", Socket: id, Err: cause}
+	err = &OpError{Op: "write", Socket: s.id, Err: cause}
 	s.mu.Lock()
 	removed := s.cancelWrite(w, err)
 	s.mu.Unlock()

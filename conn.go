@@ -1,0 +1,388 @@
+package lcsock
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Conn is a net.Conn view of a TCP socket of a Registry, so that a socket
+// opened, accepted or adopted the LiveCode way can be handed to code that
+// speaks net.Conn: bufio, net/http, crypto/tls, io.Copy. Registry.Conn
+// makes one.
+//
+// Its methods follow net.Conn, not LiveCode: Read returns as soon as any
+// byte is there (at most len(p)), and io.EOF once the peer has closed and
+// the buffered input is read; reads and writes have no timeout but the
+// deadlines set on the Conn (errors then match os.ErrDeadlineExceeded and
+// report Timeout() true), not the registry's timeout interval. Read and
+// Write queue behind the socket's other reads and writes, in order, so a
+// socket may be used through both its ID and the Conn — but a Conn read
+// takes whatever bytes are buffered, so mixing reads is rarely what is
+// wanted.
+//
+// The socket's events still go to its owner: the handler hears
+// socketClosed or socketError when the connection ends, as usual.
+// Closing the Conn closes the socket (CloseSocket: writes queued with
+// WriteWithMessage are still flushed).
+type Conn struct {
+	s      *socket
+	rd, wd deadline
+	closed atomic.Bool
+}
+
+var _ net.Conn = (*Conn)(nil)
+
+// Conn returns a net.Conn view of the TCP socket id, which may still be
+// connecting (Read and Write then wait for the connection). A listener or
+// datagram socket gives an error, as does an unknown ID
+// (ErrSocketNotOpen). Every call returns a new view with its own
+// deadlines.
+func (r *Registry) Conn(id string) (*Conn, error) {
+	s, err := r.lookup("conn", id)
+	switch {
+	case err != nil:
+		return nil, err
+	case s.listener != nil:
+		return nil, &OpError{Op: "conn", Socket: id, Err: errors.Join(ErrNotReadable, errors.New("a listener has no net.Conn view"))}
+	case s.dg != nil:
+		return nil, &OpError{Op: "conn", Socket: id, Err: errors.New("a datagram socket has no net.Conn view")}
+	}
+	return &Conn{s: s}, nil
+}
+
+// ID returns the socket's ID.
+func (c *Conn) ID() string { return c.s.id }
+
+// Read reads up to len(p) bytes: those already received, or, when there
+// are none, the first to arrive.
+func (c *Conn) Read(p []byte) (int, error) {
+	if c.closed.Load() {
+		return 0, c.opError("read", net.ErrClosed)
+	}
+	done := c.rd.wait()
+	if isDone(done) {
+		return 0, c.opError("read", os.ErrDeadlineExceeded)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	req := &readReq{spec: upTo(len(p)), blocking: true, done: make(chan readResult, 1), dst: p}
+	data, err := c.s.read(doneContext(done), req)
+	return len(data), c.mapError("read", err)
+}
+
+// Write writes p, returning once every byte is in the kernel, the write
+// deadline passes (n then says how much went) or the socket fails.
+func (c *Conn) Write(p []byte) (int, error) {
+	if c.closed.Load() {
+		return 0, c.opError("write", net.ErrClosed)
+	}
+	done := c.wd.wait()
+	if isDone(done) {
+		return 0, c.opError("write", os.ErrDeadlineExceeded)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, err := c.s.write(doneContext(done), p, 0)
+	return n, c.mapError("write", err)
+}
+
+// Close closes the socket, as CloseSocket does. Blocked Read and Write
+// calls return errors matching net.ErrClosed. Closing a socket the peer
+// has already closed is not an error; closing the Conn twice is.
+func (c *Conn) Close() error {
+	if !c.closed.CompareAndSwap(false, true) {
+		return c.opError("close", net.ErrClosed)
+	}
+	c.s.reg.remove(c.s)
+	c.s.closeLocal()
+	return nil
+}
+
+// CloseWrite half-closes the connection once the writes already queued
+// are sent, as Registry.CloseWrite.
+func (c *Conn) CloseWrite() error {
+	if c.closed.Load() {
+		return c.opError("closewrite", net.ErrClosed)
+	}
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.s.addWrite(&writeReq{closeWrite: true})
+}
+
+// LocalAddr returns the local address, or an unspecified TCP address
+// while the socket is connecting.
+func (c *Conn) LocalAddr() net.Addr { return c.addr(true) }
+
+// RemoteAddr returns the peer's address, or, while the socket is
+// connecting, the host and port of its ID.
+func (c *Conn) RemoteAddr() net.Addr { return c.addr(false) }
+
+func (c *Conn) addr(local bool) net.Addr {
+	c.s.mu.Lock()
+	conn := c.s.conn
+	c.s.mu.Unlock()
+	switch {
+	case conn != nil && local:
+		return conn.LocalAddr()
+	case conn != nil:
+		return conn.RemoteAddr()
+	case local:
+		return &net.TCPAddr{}
+	}
+	return idAddr(net.JoinHostPort(c.s.addr.Host, strconv.Itoa(c.s.addr.Port)))
+}
+
+// idAddr is the address of a socket not yet connected: its ID's host and
+// port, as text.
+type idAddr string
+
+func (idAddr) Network() string  { return "tcp" }
+func (a idAddr) String() string { return string(a) }
+
+// SetDeadline sets the read and write deadlines.
+func (c *Conn) SetDeadline(t time.Time) error {
+	if c.closed.Load() {
+		return c.opError("set", net.ErrClosed)
+	}
+	c.rd.set(t)
+	c.wd.set(t)
+	return nil
+}
+
+// SetReadDeadline sets the deadline for Read calls, including one that
+// is blocked now. The zero time means none.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	if c.closed.Load() {
+		return c.opError("set", net.ErrClosed)
+	}
+	c.rd.set(t)
+	return nil
+}
+
+// SetWriteDeadline sets the deadline for Write calls, including one that
+// is blocked now. The zero time means none.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	if c.closed.Load() {
+		return c.opError("set", net.ErrClosed)
+	}
+	c.wd.set(t)
+	return nil
+}
+
+func (c *Conn) opError(op string, err error) error {
+	return &OpError{Op: op, Socket: c.s.id, Err: err}
+}
+
+// mapError turns the socket's errors into net.Conn's: a deadline matches
+// os.ErrDeadlineExceeded, the end of a stream the peer closed is io.EOF,
+// and a socket closed through the Conn matches net.ErrClosed.
+func (c *Conn) mapError(op string, err error) error {
+	switch {
+	case err == nil || err == io.EOF:
+		return err
+	case errors.Is(err, context.DeadlineExceeded):
+		return c.opError(op, os.ErrDeadlineExceeded)
+	case c.closed.Load():
+		return c.opError(op, net.ErrClosed)
+	case op == "read" && errors.Is(err, ErrSocketNotOpen):
+		// The socket finished after the peer closed and its input was
+		// read: for a reader that is the end of the stream.
+		c.s.mu.Lock()
+		clean := c.s.eof && c.s.rerr == nil
+		rerr := c.s.rerr
+		c.s.mu.Unlock()
+		if clean {
+			return io.EOF
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	return err
+}
+
+// deadline is a settable deadline whose channel closes when it passes;
+// a blocked call waits on the channel it got when it started, which
+// setting a later deadline leaves open and an earlier one closes.
+type deadline struct {
+	mu    sync.Mutex
+	timer *time.Timer
+	done  chan struct{}
+}
+
+// set sets the deadline to t; the zero time means none.
+func (d *deadline) set(t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.timer != nil && !d.timer.Stop() {
+		<-d.done // the timer fired (or is firing): wait until it closed done
+	}
+	d.timer = nil
+	if d.done == nil || isDone(d.done) {
+		d.done = make(chan struct{})
+	}
+	if t.IsZero() {
+		return
+	}
+	if dur := time.Until(t); dur > 0 {
+		done := d.done
+		d.timer = time.AfterFunc(dur, func() { close(done) })
+		return
+	}
+	close(d.done)
+}
+
+// wait returns the channel that closes when the deadline passes.
+func (d *deadline) wait() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.done == nil {
+		d.done = make(chan struct{})
+	}
+	return d.done
+}
+
+func isDone(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// doneContext is a context that ends when its channel closes, with
+// context.DeadlineExceeded: the deadline of one Conn call.
+type doneContext <-chan struct{}
+
+func (doneContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c doneContext) Done() <-chan struct{}     { return c }
+func (c doneContext) Value(any) any             { return nil }
+func (c doneContext) Err() error {
+	if isDone(c) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// Adopt registers conn, a connection made elsewhere — hijacked from
+// net/http, dialled by the program's own dialer, one end of net.Pipe —
+// as a socket of the registry, so that it takes every verb (reads,
+// writes, Secure, CloseSocket, Conn) and its events go to h (nil means
+// Config.Handler). The registry owns conn from then on: closing the
+// socket closes it. A *tls.Conn is adopted as a secure socket (TLSState
+// works, Secure does nothing).
+//
+// id names the socket and must parse as a socket ID (ErrBadID); an empty
+// id names it after conn's remote TCP address as Accept names the
+// sockets it accepts, with "|N" added if that ID is taken. Adopt returns
+// the ID. An ID already open gives ErrAlreadyOpen, and then, as on every
+// error, conn is left open for the caller. Options: WithMessage (an
+// EventConnected is sent at once), InputEOL, KeepAlive, NoDelay, and
+// Buffered for bytes already read from conn.
+func (r *Registry) Adopt(id string, conn net.Conn, h Handler, opts ...Option) (string, error) {
+	if conn == nil {
+		return "", &OpError{Op: "adopt", Socket: id, Err: errors.New("nil connection")}
+	}
+	var addr ID
+	named := id != ""
+	if named {
+		var err error
+		if addr, err = ParseID(id); err != nil {
+			return "", err
+		}
+	} else {
+		ap, ok := remoteAddrPort(conn)
+		if !ok {
+			return "", &OpError{Op: "adopt", Err: errors.Join(ErrBadID,
+				errors.New("no ID given and the remote address "+conn.RemoteAddr().String()+" is not TCP"))}
+		}
+		addr = MakeID(ap.Addr().Unmap().String(), int(ap.Port()), "")
+		id = addr.String()
+	}
+	o, err := buildOptions("adopt", id, opts)
+	if err != nil {
+		return "", err
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		if err := applyTCPOptions(tc, o); err != nil {
+			return "", &OpError{Op: "adopt", Socket: id, Err: err}
+		}
+	}
+	s := newSocket(r, id, addr, r.handler(h), o)
+	_, s.secured = conn.(*tls.Conn)
+	if len(o.buffered) > 0 {
+		s.buf = append([]byte(nil), o.buffered...)
+		if s.eolIn != nil {
+			s.buf = s.eolIn.Append(s.buf[:0], s.buf)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for n := 1; ; n++ {
+		err := r.add(s, true)
+		if err == nil {
+			break
+		}
+		if named || !errors.Is(err, ErrAlreadyOpen) {
+			return "", err
+		}
+		s.id = addr.String() + "|" + strconv.Itoa(n)
+		s.key = idKey(s.id)
+	}
+	r.debug("lcsock: adopted", "socket", s.id, "remote", conn.RemoteAddr())
+	s.connected(conn)
+	go func() {
+		defer r.wg.Done()
+		s.readLoop()
+	}()
+	return s.id, nil
+}
+
+func remoteAddrPort(conn net.Conn) (netip.AddrPort, bool) {
+	if ta, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+		return ta.AddrPort(), true
+	}
+	if tc, ok := conn.(*tls.Conn); ok {
+		if ta, ok := tc.NetConn().RemoteAddr().(*net.TCPAddr); ok {
+			return ta.AddrPort(), true
+		}
+	}
+	return netip.AddrPort{}, false
+}
+
+// Buffered gives Adopt bytes already read from the connection — what a
+// bufio.Reader holds after an HTTP hijack — to be read before anything
+// that arrives on it. For Adopt.
+func Buffered(data []byte) Option {
+	return Option{name: "Buffered", verbs: verbAdopt, apply: func(o *options) error {
+		o.buffered = data
+		return nil
+	}}
+}
+
+// applyTCPOptions applies KeepAlive and NoDelay to an adopted connection.
+func applyTCPOptions(tc *net.TCPConn, o options) error {
+	var errs []error
+	switch {
+	case o.keepAlive < 0:
+		errs = append(errs, tc.SetKeepAlive(false))
+	case o.keepAlive > 0:
+		errs = append(errs, tc.SetKeepAlive(true), tc.SetKeepAlivePeriod(o.keepAlive))
+	}
+	if o.noDelaySet {
+		errs = append(errs, tc.SetNoDelay(o.noDelay))
+	}
+	return errors.Join(errs...)
+}
