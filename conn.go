@@ -75,8 +75,10 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	req := &readReq{spec: upTo(len(p)), blocking: true, done: make(chan readResult, 1), dst: p}
+	req := readReqs.Get().(*readReq)
+	req.spec, req.blocking, req.dst = upTo(len(p)), true, p
 	data, err := c.s.read(doneContext(done), req)
+	putReadReq(req)
 	return len(data), c.mapError("read", err)
 }
 

@@ -284,7 +284,7 @@ const (
 // plus any appended since.
 type matcher struct {
 	spec   ReadSpec
-	delim  []byte // modeUntil
+	delim  string // modeUntil
 	mode   matchMode
 	sep    byte // modeCount
 	need   int  // bytes (modeFixed) or units (modeCount, modeLines)
@@ -312,7 +312,7 @@ func newMatcher(r ReadSpec) matcher {
 			m.need = 1
 		}
 	case r.kind == kindUntil:
-		m.mode, m.delim = modeUntil, []byte(r.delim)
+		m.mode, m.delim = modeUntil, r.delim
 	case r.kind == kindFor:
 		if sep, ok := r.unit.sep(); ok {
 			m.mode, m.sep = modeCount, sep
@@ -359,7 +359,13 @@ func (m *matcher) match(buf []byte, eof bool) (n int, done, short bool) {
 		}
 	case modeUntil:
 		start := max(m.pos-len(m.delim)+1, 0)
-		if i := bytes.Index(buf[start:], m.delim); i >= 0 {
+		var i int
+		if len(m.delim) == 1 {
+			i = bytes.IndexByte(buf[start:], m.delim[0])
+		} else {
+			i = bytes.Index(buf[start:], []byte(m.delim)) // no copy kept: a short delimiter converts on the stack
+		}
+		if i >= 0 {
 			return m.finish(start+i+len(m.delim), false)
 		}
 		m.pos = len(buf)

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -100,7 +99,7 @@ type socket struct {
 	// array; consumers advance rpos.
 	buf     []byte
 	bufp    *[]byte         // buf's pool entry, when it came from readBufs
-	rawConn syscall.RawConn // the plain TCP connection, to wait for input without a buffer
+	raw     *rawIO // the plain TCP connection's descriptor, to wait for input without a buffer
 	rpos    int
 	eof     bool  // no more input will come
 	rerr    error // why input ended, if not a clean EOF
@@ -332,7 +331,9 @@ func (e *causeError) Unwrap() []error { return []error{e.kind, e.cause} }
 func (s *socket) connected(conn net.Conn) {
 	s.conn = conn
 	if tc, ok := conn.(*net.TCPConn); ok && canRawRead {
-		s.rawConn, _ = tc.SyscallConn()
+		if rc, err := tc.SyscallConn(); err == nil {
+			s.raw = s.newRawIO(rc)
+		}
 	}
 	s.state = stateOpen
 	now := time.Now()
@@ -369,15 +370,15 @@ func (s *socket) readLoop() {
 			s.mu.Unlock()
 			return
 		}
-		conn, rc := s.conn, s.rawConn
+		conn, rio := s.conn, s.raw
 		var b []byte
 		var n int
 		var err error
-		if rc != nil {
+		if rio != nil {
 			// Read straight from the descriptor, taking a buffer only when
 			// input is there: an idle socket costs no more than its goroutine.
 			s.mu.Unlock()
-			b, n, err = s.rawRead(rc)
+			b, n, err = s.rawRead(rio)
 		} else {
 			b = s.readSpace()
 			s.mu.Unlock()
@@ -543,8 +544,7 @@ func (s *socket) serveReads() {
 			}
 			return
 		}
-		s.reads[0] = nil
-		s.reads = s.reads[1:]
+		s.reads = popFront(s.reads)
 		served = true
 		s.complete(req, res)
 	}
@@ -574,6 +574,7 @@ func (s *socket) complete(req *readReq, res readResult) {
 		ev.unit, ev.chunk = u, true
 	}
 	s.post(req.h, ev)
+	putReadReq(req)
 }
 
 // removeRead takes a blocking read out of the queue if it is still
@@ -647,7 +648,8 @@ func (s *socket) writeLoop() {
 					w.done <- cmp.Or(w.cancelErr, s.rerr, error(&OpError{Op: "write", Socket: s.id, Err: ErrClosed}))
 				}
 			}
-			s.writes = nil
+			clear(s.writes)
+			s.writes = s.writes[:0]
 			switch {
 			case s.state == stateClosing:
 				s.finish()
@@ -725,17 +727,25 @@ func (s *socket) writeLoop() {
 	}
 }
 
+// popFront removes q's first element. A short queue keeps its array, so
+// that steady traffic on a socket does not reallocate it.
+func popFront[T any](q []*T) []*T {
+	if len(q) > 8 {
+		q[0] = nil
+		return q[1:]
+	}
+	copy(q, q[1:])
+	q[len(q)-1] = nil
+	return q[:len(q)-1]
+}
+
 // popWrite removes the head write. Called with s.mu held.
 func (s *socket) popWrite() {
 	w := s.writes[0]
 	if !w.blocking {
 		s.queued -= len(w.data)
 	}
-	s.writes[0] = nil
-	s.writes = s.writes[1:]
-	if len(s.writes) == 0 {
-		s.writes = nil
-	}
+	s.writes = popFront(s.writes)
 	s.writeMark = time.Now()
 	if len(s.writes) > 0 {
 		head := s.writes[0]
@@ -1089,8 +1099,21 @@ func (r *Registry) Read(ctx context.Context, id string, spec ReadSpec) ([]byte, 
 	if s.dg != nil {
 		return s.dgRead(ctx, r.TimeoutInterval())
 	}
-	req := &readReq{spec: spec, iv: r.TimeoutInterval(), blocking: true, done: make(chan readResult, 1)}
-	return s.read(ctx, req)
+	req := readReqs.Get().(*readReq)
+	req.spec, req.iv, req.blocking = spec, r.TimeoutInterval(), true
+	data, err := s.read(ctx, req)
+	putReadReq(req)
+	return data, err
+}
+
+// readReqs recycles read requests: a steady stream of reads allocates
+// none. A request goes back once it has left the socket's queue and its
+// result has been taken.
+var readReqs = sync.Pool{New: func() any { return &readReq{done: make(chan readResult, 1)} }}
+
+func putReadReq(req *readReq) {
+	*req = readReq{done: req.done}
+	readReqs.Put(req)
 }
 
 // read runs a blocking read request until it completes, ctx ends, or —
@@ -1169,10 +1192,15 @@ func (r *Registry) ReadWithMessage(id string, spec ReadSpec, h Handler, name str
 	if s.dg != nil {
 		return s.dgReadWithMessage(r.handler(h), name)
 	}
-	req := &readReq{spec: spec, iv: r.TimeoutInterval(), h: r.handler(h), name: name}
+	req := readReqs.Get().(*readReq)
+	req.spec, req.iv, req.h, req.name = spec, r.TimeoutInterval(), r.handler(h), name
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.addRead(req)
+	if err := s.addRead(req); err != nil {
+		putReadReq(req)
+		return err
+	}
+	return nil
 }
 
 // Write is LiveCode's blocking "write data to socket id". It returns once
@@ -1299,10 +1327,10 @@ func (r *Registry) WriteWithMessage(id string, data []byte, h Handler, name stri
 // was sent. A write error fails the socket (one socketError). Called with
 // s.mu held.
 func (s *socket) writeNow(data []byte) (int, error) {
-	if s.rawConn == nil || s.writing || len(s.writes) > 0 || s.state != stateOpen || s.rerr != nil || s.wroteClosed || len(data) == 0 {
+	if s.raw == nil || s.writing || len(s.writes) > 0 || s.state != stateOpen || s.rerr != nil || s.wroteClosed || len(data) == 0 {
 		return 0, nil
 	}
-	n, err := rawWrite(s.rawConn, data)
+	n, err := s.raw.write(data)
 	if n > 0 {
 		s.bytesOut += uint64(n)
 		s.writeMark = time.Now()

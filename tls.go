@@ -469,7 +469,7 @@ func (s *socket) doUpgrade(u *upgrade) error {
 	s.mu.Lock()
 	if err == nil && s.state == stateOpen {
 		s.conn = tc
-		s.rawConn = nil // TLS may hold decrypted input: the reader must call Read
+		s.raw = nil // TLS may hold decrypted input: the reader must call Read
 	}
 	s.upgrading = false
 	s.holdReads = false

@@ -8,10 +8,16 @@ import "syscall"
 // reader reads with net.Conn.Read, holding its buffer while it waits.
 const canRawRead = false
 
-func (s *socket) rawRead(rc syscall.RawConn) ([]byte, int, error) {
+type rawIO struct{}
+
+func (s *socket) newRawIO(rc syscall.RawConn) *rawIO {
+	panic("lcsock: raw I/O is not available on this system")
+}
+
+func (s *socket) rawRead(r *rawIO) ([]byte, int, error) {
 	panic("lcsock: rawRead is not available on this system")
 }
 
-func rawWrite(rc syscall.RawConn, data []byte) (int, error) {
+func (r *rawIO) write(data []byte) (int, error) {
 	panic("lcsock: rawWrite is not available on this system")
 }

@@ -11,6 +11,68 @@ import (
 // canRawRead reports whether rawRead is available.
 const canRawRead = true
 
+// rawIO reads and writes a plain TCP connection's descriptor directly.
+// Its callbacks are made once per socket, so that a read or a write
+// allocates nothing. The read fields belong to the reader goroutine, the
+// write fields to whoever holds s.mu.
+type rawIO struct {
+	rc syscall.RawConn
+
+	rb     []byte
+	rn     int
+	rerr   error
+	readFn func(fd uintptr) bool
+
+	wb      []byte
+	wn      int
+	werr    error
+	writeFn func(fd uintptr) bool
+}
+
+func (s *socket) newRawIO(rc syscall.RawConn) *rawIO {
+	r := &rawIO{rc: rc}
+	r.readFn = func(fd uintptr) bool {
+		if r.rb == nil {
+			if !s.mu.TryLock() {
+				return true // r.rn == 0, no error: the reader loops
+			}
+			r.rb = s.readSpace()
+			s.mu.Unlock()
+		}
+		for {
+			r.rn, r.rerr = syscall.Read(int(fd), r.rb)
+			if r.rerr != syscall.EINTR {
+				break
+			}
+		}
+		if r.rerr == syscall.EAGAIN {
+			r.rn, r.rerr = 0, nil
+			if s.mu.TryLock() {
+				if len(s.buf) == s.rpos {
+					s.releaseBuf() // nothing buffered: wait without a buffer
+					r.rb = nil
+				}
+				s.mu.Unlock()
+			}
+			return false
+		}
+		return true
+	}
+	r.writeFn = func(fd uintptr) bool {
+		for {
+			r.wn, r.werr = syscall.Write(int(fd), r.wb)
+			if r.werr != syscall.EINTR {
+				break
+			}
+		}
+		if r.werr == syscall.EAGAIN {
+			r.wn, r.werr = 0, nil
+		}
+		return true
+	}
+	return r
+}
+
 // rawRead reads once from a plain TCP connection into the socket's
 // buffer, as net.Conn.Read would, but takes the buffer only when the
 // read finds input: while it waits, the buffer goes back to the pool.
@@ -20,39 +82,14 @@ const canRawRead = true
 // The callback never blocks on s.mu: Close of the connection, which
 // finish calls with s.mu held, waits for it to return. When it cannot
 // take the lock it gives up, and the reader loops.
-func (s *socket) rawRead(rc syscall.RawConn) ([]byte, int, error) {
+func (s *socket) rawRead(r *rawIO) ([]byte, int, error) {
 	s.mu.Lock()
-	b := s.readSpace()
+	r.rb = s.readSpace()
 	s.mu.Unlock()
-	var n int
-	var rerr error
-	err := rc.Read(func(fd uintptr) bool {
-		if b == nil {
-			if !s.mu.TryLock() {
-				return true // n == 0, no error: the reader loops
-			}
-			b = s.readSpace()
-			s.mu.Unlock()
-		}
-		for {
-			n, rerr = syscall.Read(int(fd), b)
-			if rerr != syscall.EINTR {
-				break
-			}
-		}
-		if rerr == syscall.EAGAIN {
-			n, rerr = 0, nil
-			if s.mu.TryLock() {
-				if len(s.buf) == s.rpos {
-					s.releaseBuf() // nothing buffered: wait without a buffer
-					b = nil
-				}
-				s.mu.Unlock()
-			}
-			return false
-		}
-		return true
-	})
+	r.rn, r.rerr = 0, nil
+	err := r.rc.Read(r.readFn)
+	b, n, rerr := r.rb, r.rn, r.rerr
+	r.rb = nil
 	switch {
 	case err != nil:
 		return b, 0, err
@@ -65,27 +102,16 @@ func (s *socket) rawRead(rc syscall.RawConn) ([]byte, int, error) {
 }
 
 // rawWrite writes what the kernel takes now, without waiting: it returns
-// 0 and no error when the send buffer is full.
-func rawWrite(rc syscall.RawConn, data []byte) (int, error) {
-	var n int
-	var werr error
-	err := rc.Write(func(fd uintptr) bool {
-		for {
-			n, werr = syscall.Write(int(fd), data)
-			if werr != syscall.EINTR {
-				break
-			}
-		}
-		if werr == syscall.EAGAIN {
-			n, werr = 0, nil
-		}
-		return true
-	})
+// 0 and no error when the send buffer is full. Called with s.mu held.
+func (r *rawIO) write(data []byte) (int, error) {
+	r.wb, r.wn, r.werr = data, 0, nil
+	err := r.rc.Write(r.writeFn)
+	r.wb = nil
 	if err != nil {
 		return 0, err
 	}
-	if werr != nil {
-		return 0, os.NewSyscallError("write", werr)
+	if r.werr != nil {
+		return 0, os.NewSyscallError("write", r.werr)
 	}
-	return max(n, 0), nil
+	return max(r.wn, 0), nil
 }
