@@ -97,13 +97,13 @@ type socket struct {
 
 	// Input. Only the reader goroutine changes buf's length or backing
 	// array; consumers advance rpos.
-	buf     []byte
-	bufp    *[]byte         // buf's pool entry, when it came from readBufs
-	raw     *rawIO // the plain TCP connection's descriptor, to wait for input without a buffer
-	rpos    int
-	eof     bool  // no more input will come
-	rerr    error // why input ended, if not a clean EOF
-	reads   []*readReq
+	buf   []byte
+	bufp  *[]byte // buf's pool entry, when it came from readBufs
+	raw   *rawIO  // the plain TCP connection's descriptor, to wait for input without a buffer
+	rpos  int
+	eof   bool  // no more input will come
+	rerr  error // why input ended, if not a clean EOF
+	reads []*readReq
 
 	// Output.
 	writes      []*writeReq
