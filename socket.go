@@ -15,7 +15,7 @@ import (
 
 // Buffer sizes of the data path.
 const (
-	readChunkMin = 4 << 10   // first read buffer of a socket
+	readChunkMin = 4 << 10   // least free space worth reading into
 	readChunkMax = 64 << 10  // largest single read from the kernel
 	writeChunk   = 256 << 10 // largest single write, so progress is seen
 )
@@ -367,6 +367,7 @@ func (s *socket) readLoop() {
 		}
 		s.readerParked = false
 		if s.state == stateDone || s.eof {
+			s.releaseBuf()
 			s.mu.Unlock()
 			return
 		}
@@ -414,6 +415,7 @@ func (s *socket) readLoop() {
 				continue // woken up to park for a TLS upgrade
 			}
 			s.endInput(err)
+			s.releaseBuf()
 			s.mu.Unlock()
 			return
 		}
@@ -423,6 +425,8 @@ func (s *socket) readLoop() {
 
 // readSpace compacts or grows the buffer and returns the free space to
 // read into: never more than keeps the unread bytes within MaxReadBuffer.
+// Free space of at least readChunkMin is used as it is; below that the
+// unread bytes move to the front of the buffer, or to one twice as large.
 // Called with s.mu held by the reader goroutine.
 func (s *socket) readSpace() []byte {
 	unread := len(s.buf) - s.rpos
@@ -434,15 +438,17 @@ func (s *socket) readSpace() []byte {
 		s.buf = (*s.bufp)[:0]
 	}
 	want := min(s.reg.cfg.MaxReadBuffer-unread, readChunkMax)
-	if cap(s.buf)-len(s.buf) < want {
-		if s.rpos > 0 && cap(s.buf)-unread >= want {
+	if free := cap(s.buf) - len(s.buf); free < want && free < readChunkMin {
+		if cap(s.buf)-unread >= min(want, readChunkMin) && s.rpos >= cap(s.buf)/2 {
 			copy(s.buf, s.buf[s.rpos:])
 			s.buf, s.rpos = s.buf[:unread], 0
-		} else if cap(s.buf)-len(s.buf) < readChunkMin || unread > 0 {
+		} else {
 			nb := make([]byte, unread, max(2*cap(s.buf), unread+want))
 			copy(nb, s.buf[s.rpos:])
-			s.releaseBuf()
-			s.buf, s.rpos = nb, 0
+			if s.bufp != nil && cap(s.buf) == cap(*s.bufp) {
+				readBufs.Put(s.bufp) // its bytes are copied out: reads copy theirs too
+			}
+			s.buf, s.bufp, s.rpos = nb, nil, 0
 		}
 	}
 	free := s.buf[len(s.buf):cap(s.buf)]
