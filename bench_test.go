@@ -403,8 +403,8 @@ func BenchmarkBulk(b *testing.B) {
 			close(done)
 		})
 	}
-	lcsockSink := func(b *testing.B, total int64, f *failure, done chan struct{}) int {
-		srv := newBenchReg(b, lcsock.Config{})
+	lcsockSink := func(b *testing.B, total int64, f *failure, done chan struct{}, lend bool) int {
+		srv := newBenchReg(b, lcsock.Config{LendReadData: lend})
 		var got int64
 		var h lcsock.Handler
 		h = lcsock.HandlerFunc(func(ev lcsock.Event) {
@@ -479,7 +479,7 @@ func BenchmarkBulk(b *testing.B) {
 		}
 	}
 
-	run := func(name string, lcsockSends, lcsockReceives bool) {
+	run := func(name string, lcsockSends, lcsockReceives, lend bool) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(bulkChunk)
@@ -488,7 +488,7 @@ func BenchmarkBulk(b *testing.B) {
 			done := make(chan struct{})
 			var port int
 			if lcsockReceives {
-				port = lcsockSink(b, total, f, done)
+				port = lcsockSink(b, total, f, done, lend)
 			} else {
 				port = rawSink(b, total, f, done).port()
 			}
@@ -502,10 +502,12 @@ func BenchmarkBulk(b *testing.B) {
 			b.StopTimer()
 		})
 	}
-	run("raw", false, false)
-	run("lcsock", true, true)
-	run("lcsock-send", true, false)
-	run("lcsock-recv", false, true)
+	run("raw", false, false, false)
+	run("lcsock", true, true, false)
+	run("lcsock-send", true, false, false)
+	run("lcsock-recv", false, true, false)
+	run("lcsock-lend", true, true, true)
+	run("lcsock-recv-lend", false, true, true)
 }
 
 // --- connection rate -----------------------------------------------------

@@ -182,6 +182,7 @@ type pending struct {
 	ev    Event
 	s     *socket // the socket the event belongs to, for panic handling; may be nil
 	after func()  // run on the dispatching goroutine once the handler returned
+	loan  *[]byte // the read buffer ev.Data lies in, lent until the handler returns (LendReadData)
 }
 
 // dispatcher is the registry's event queue. The queue itself is not
@@ -229,6 +230,11 @@ func (d *dispatcher) post(h Handler, ev Event, s *socket) {
 // returns. h must not be nil. If the registry is closing, neither runs,
 // and postThen reports false.
 func (d *dispatcher) postThen(h Handler, ev Event, s *socket, after func()) bool {
+	return d.enqueue(pending{h: h, ev: ev, s: s, after: after})
+}
+
+// enqueue queues p, unless the registry is closing.
+func (d *dispatcher) enqueue(p pending) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -241,7 +247,7 @@ func (d *dispatcher) postThen(h Handler, ev Event, s *socket, after func()) bool
 		clear(d.q[n:])
 		d.q, d.head = d.q[:n], 0
 	}
-	d.q = append(d.q, pending{h: h, ev: ev, s: s, after: after})
+	d.q = append(d.q, p)
 	d.queued.Add(1)
 	select {
 	case d.wake <- struct{}{}:
@@ -311,6 +317,9 @@ func (d *dispatcher) isClosed() bool {
 func (d *dispatcher) call(p pending) {
 	if p.after != nil {
 		defer p.after()
+	}
+	if p.loan != nil {
+		defer p.s.endLoan(p.loan)
 	}
 	defer func() {
 		if v := recover(); v != nil {

@@ -329,6 +329,8 @@ func (r *Registry) Adopt(id string, conn net.Conn, h Handler, opts ...Option) (s
 		if s.eolIn != nil {
 			s.buf = s.eolIn.Append(s.buf[:0], s.buf)
 		}
+		b := s.buf[:cap(s.buf)]
+		s.bufp = &b
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -59,6 +59,14 @@ type Config struct {
 	// and not yet read or delivered to their handler. Past it datagrams are
 	// dropped and counted in Stats.Dropped. Zero means 1024.
 	MaxDatagramQueue int
+	// LendReadData makes the Data of EventRead events from TCP reads with
+	// message a loan: it is valid only until the handler returns, after
+	// which lcsock reuses the memory for later input. That saves a copy
+	// and an allocation per read — the way to move bulk data at the speed
+	// of the network. A handler that keeps the data, or hands it to
+	// another goroutine, must copy it. Blocking Read, Conn and datagram
+	// events always give data the caller owns.
+	LendReadData bool
 	// Resolver resolves host names for Open. Nil means net.DefaultResolver.
 	Resolver *net.Resolver
 	// Logger receives debug records for state changes and error records

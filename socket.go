@@ -49,7 +49,8 @@ type readReq struct {
 type readResult struct {
 	data []byte
 	err  error
-	eof  bool // the read completed because the stream ended
+	eof  bool    // the read completed because the stream ended
+	loan *[]byte // data lies in this read buffer, lent (LendReadData)
 }
 
 // writeReq is one pending write, blocking or with message.
@@ -98,11 +99,16 @@ type socket struct {
 	// Input. Only the reader goroutine changes buf's length or backing
 	// array; consumers advance rpos.
 	buf   []byte
-	bufp  *[]byte // buf's pool entry, when it came from readBufs
+	bufp  *[]byte // buf's whole array: its pool entry, and its identity for loans
 	raw   *rawIO  // the plain TCP connection's descriptor, to wait for input without a buffer
 	rpos  int
 	eof   bool  // no more input will come
 	rerr  error // why input ended, if not a clean EOF
+	// LendReadData: loans of buf's array to events being handled, and of
+	// arrays the reader has moved on from, which go back to the pool when
+	// their last loan ends.
+	lent     int
+	oldLoans map[*[]byte]int
 	reads []*readReq
 
 	// Output.
@@ -357,7 +363,7 @@ func (s *socket) connected(conn net.Conn) {
 func (s *socket) readLoop() {
 	for {
 		s.mu.Lock()
-		for s.state == stateOpen && !s.eof && !s.upgrading && len(s.buf)-s.rpos >= s.reg.cfg.MaxReadBuffer {
+		for s.state == stateOpen && !s.eof && !s.upgrading && s.bufferFull() {
 			s.space.Wait()
 		}
 		for s.upgrading && s.state == stateOpen {
@@ -423,6 +429,15 @@ func (s *socket) readLoop() {
 	}
 }
 
+// bufferFull reports whether the reader should wait for reads to take
+// input: when the unread bytes reach MaxReadBuffer, or a full chunk of
+// them waits and no read is pending — there is no point in growing the
+// buffer for nobody. Called with s.mu held.
+func (s *socket) bufferFull() bool {
+	unread := len(s.buf) - s.rpos
+	return unread >= s.reg.cfg.MaxReadBuffer || (unread >= readChunkMax && len(s.reads) == 0)
+}
+
 // readSpace compacts or grows the buffer and returns the free space to
 // read into: never more than keeps the unread bytes within MaxReadBuffer.
 // Free space of at least readChunkMin is used as it is; below that the
@@ -430,7 +445,7 @@ func (s *socket) readLoop() {
 // Called with s.mu held by the reader goroutine.
 func (s *socket) readSpace() []byte {
 	unread := len(s.buf) - s.rpos
-	if unread == 0 {
+	if unread == 0 && s.lent == 0 {
 		s.buf, s.rpos = s.buf[:0], 0
 	}
 	if s.buf == nil {
@@ -439,16 +454,22 @@ func (s *socket) readSpace() []byte {
 	}
 	want := min(s.reg.cfg.MaxReadBuffer-unread, readChunkMax)
 	if free := cap(s.buf) - len(s.buf); free < want && free < readChunkMin {
-		if cap(s.buf)-unread >= min(want, readChunkMin) && s.rpos >= cap(s.buf)/2 {
+		switch {
+		case s.lent > 0 && unread < readChunkMax/2:
+			// Bytes before len are lent to events being handled: move on
+			// to another pooled buffer.
+			nbp := readBufs.Get().(*[]byte)
+			nb := append((*nbp)[:0], s.buf[s.rpos:]...)
+			s.retireBuf()
+			s.buf, s.bufp, s.rpos = nb, nbp, 0
+		case s.lent == 0 && cap(s.buf)-unread >= min(want, readChunkMin) && s.rpos >= cap(s.buf)/2:
 			copy(s.buf, s.buf[s.rpos:])
 			s.buf, s.rpos = s.buf[:unread], 0
-		} else {
+		default:
 			nb := make([]byte, unread, max(2*cap(s.buf), unread+want))
 			copy(nb, s.buf[s.rpos:])
-			if s.bufp != nil && cap(s.buf) == cap(*s.bufp) {
-				readBufs.Put(s.bufp) // its bytes are copied out: reads copy theirs too
-			}
-			s.buf, s.bufp, s.rpos = nb, nil, 0
+			s.retireBuf()
+			s.buf, s.bufp, s.rpos = nb, &nb, 0
 		}
 	}
 	free := s.buf[len(s.buf):cap(s.buf)]
@@ -467,12 +488,60 @@ var readBufs = sync.Pool{New: func() any {
 // nothing else refers to it (reads copy their data out). Called with
 // s.mu held by the reader goroutine or once the socket is done.
 func (s *socket) releaseBuf() {
-	if s.bufp != nil && cap(s.buf) == cap(*s.bufp) && len(s.buf) == s.rpos {
-		readBufs.Put(s.bufp)
+	if s.bufp != nil && len(s.buf) == s.rpos {
+		s.retireBuf()
 		s.bufp, s.buf, s.rpos = nil, nil, 0
-	} else if cap(s.buf) != readChunkMax {
-		s.bufp = nil // grown past the pooled size: not the pool's any more
 	}
+}
+
+// retireBuf gives up the current read buffer, whose unread bytes are
+// copied out or gone: it goes back to the pool now, or when the last
+// event it is lent to has been handled. Called with s.mu held by the
+// reader goroutine or once the socket is done; the caller replaces
+// s.buf.
+func (s *socket) retireBuf() {
+	switch {
+	case s.bufp == nil:
+	case s.lent > 0:
+		if s.oldLoans == nil {
+			s.oldLoans = make(map[*[]byte]int)
+		}
+		s.oldLoans[s.bufp] = s.lent
+		s.lent = 0
+	default:
+		putReadBuf(s.bufp)
+	}
+	s.bufp = nil
+}
+
+// putReadBuf gives a read buffer back to the pool if it is of the pool's
+// size; a grown one is left to the garbage collector.
+func putReadBuf(b *[]byte) {
+	if cap(*b) == readChunkMax {
+		*b = (*b)[:cap(*b)]
+		readBufs.Put(b)
+	}
+}
+
+// endLoan ends a loan of a read buffer to an event (LendReadData), once
+// its handler has returned.
+func (s *socket) endLoan(b *[]byte) {
+	s.mu.Lock()
+	s.endLoanLocked(b)
+	s.mu.Unlock()
+}
+
+func (s *socket) endLoanLocked(b *[]byte) {
+	if b == s.bufp {
+		s.lent--
+		return
+	}
+	if n := s.oldLoans[b] - 1; n > 0 {
+		s.oldLoans[b] = n
+		return
+	}
+	delete(s.oldLoans, b)
+	putReadBuf(b)
 }
 
 // endInput records that no more input will come. Called with s.mu held.
@@ -501,6 +570,7 @@ func (s *socket) addRead(req *readReq) error {
 	req.issued = time.Now()
 	s.reads = append(s.reads, req)
 	if len(s.reads) == 1 {
+		s.space.Signal() // the reader may wait for a read (bufferFull)
 		s.readMark, s.readIv = req.issued, req.iv
 		if !req.blocking {
 			s.armTimer(req.issued.Add(req.iv))
@@ -527,9 +597,13 @@ func (s *socket) serveReads() {
 		var res readResult
 		switch {
 		case done:
-			if req.dst != nil {
+			switch {
+			case req.dst != nil:
 				res.data = req.dst[:copy(req.dst, unread[:n])]
-			} else {
+			case n > 0 && !req.blocking && s.reg.cfg.LendReadData && s.bufp != nil:
+				res.data, res.loan = unread[:n:n], s.bufp
+				s.lent++
+			default:
 				res.data = append([]byte(nil), unread[:n]...)
 			}
 			s.rpos += n
@@ -579,7 +653,13 @@ func (s *socket) complete(req *readReq, res readResult) {
 	if u := req.spec.Unit(); req.spec.isBinary() {
 		ev.unit, ev.chunk = u, true
 	}
-	s.post(req.h, ev)
+	if res.loan != nil {
+		if !s.reg.disp.enqueue(pending{h: req.h, ev: ev, s: s, loan: res.loan}) {
+			s.endLoanLocked(res.loan)
+		}
+	} else {
+		s.post(req.h, ev)
+	}
 	putReadReq(req)
 }
 
