@@ -370,6 +370,15 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 	return errors.Join(err, r.Close())
 }
 
+// ErrNotPumped is returned by Dispatch on a registry whose events are
+// delivered by its own goroutine (DispatchSerial).
+var ErrNotPumped = errors.New("lcsock: Dispatch needs DispatchPumped mode")
+
+// DispatchMode returns how the registry delivers events
+// (Config.Dispatch): an embedding host checks it is DispatchPumped before
+// running callbacks on its own thread.
+func (r *Registry) DispatchMode() DispatchMode { return r.cfg.Dispatch }
+
 // Dispatch delivers queued events on the calling goroutine, for
 // registries in DispatchPumped mode: it waits until at least one event is
 // queued (or ctx ends, or the registry closes), then calls the handlers
@@ -378,7 +387,7 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 // take turns.
 func (r *Registry) Dispatch(ctx context.Context) (int, error) {
 	if r.cfg.Dispatch != DispatchPumped {
-		return 0, errors.New("lcsock: Dispatch needs DispatchPumped mode")
+		return 0, ErrNotPumped
 	}
 	return r.disp.pump(ctx, true)
 }

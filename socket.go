@@ -98,18 +98,18 @@ type socket struct {
 
 	// Input. Only the reader goroutine changes buf's length or backing
 	// array; consumers advance rpos.
-	buf   []byte
-	bufp  *[]byte // buf's whole array: its pool entry, and its identity for loans
-	raw   *rawIO  // the plain TCP connection's descriptor, to wait for input without a buffer
-	rpos  int
-	eof   bool  // no more input will come
-	rerr  error // why input ended, if not a clean EOF
+	buf  []byte
+	bufp *[]byte // buf's whole array: its pool entry, and its identity for loans
+	raw  *rawIO  // the plain TCP connection's descriptor, to wait for input without a buffer
+	rpos int
+	eof  bool  // no more input will come
+	rerr error // why input ended, if not a clean EOF
 	// LendReadData: loans of buf's array to events being handled, and of
 	// arrays the reader has moved on from, which go back to the pool when
 	// their last loan ends.
 	lent     int
 	oldLoans map[*[]byte]int
-	reads []*readReq
+	reads    []*readReq
 
 	// Output.
 	writes      []*writeReq

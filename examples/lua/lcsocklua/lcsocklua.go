@@ -83,10 +83,6 @@ func (e *CallbackError) Unwrap() error { return e.Err }
 // Open fails otherwise. reg and L stay the caller's: close reg when the
 // interpreter shuts down (before or after L.Close — no callback runs
 // after either).
-//
-// Open tells the dispatch mode apart by calling reg.Dispatch with a
-// context that is already cancelled, so it may deliver events already
-// queued for other handlers; call it before opening any socket.
 func Open(L *lua.LState, reg *lcsock.Registry) (*Module, error) {
 	if err := checkPumped(reg); err != nil {
 		return nil, err
@@ -122,17 +118,12 @@ func Open(L *lua.LState, reg *lcsock.Registry) (*Module, error) {
 	return m, nil
 }
 
-// checkPumped reports whether reg queues its events for Dispatch. There
-// is no getter for the mode, so it asks Dispatch with a cancelled
-// context: a serial registry refuses before looking at the context.
+// checkPumped reports whether reg queues its events for Dispatch.
 func checkPumped(reg *lcsock.Registry) error {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_, err := reg.Dispatch(ctx)
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, lcsock.ErrClosed) {
-		return nil
+	if reg.DispatchMode() != lcsock.DispatchPumped {
+		return fmt.Errorf("lcsocklua: the registry must use lcsock.DispatchPumped: %w", lcsock.ErrNotPumped)
 	}
-	return fmt.Errorf("lcsocklua: the registry must use lcsock.DispatchPumped: %w", err)
+	return nil
 }
 
 // Dispatch is socket.wait for the host: it waits until at least one event

@@ -538,7 +538,7 @@ func TestOpenNeedsPumpedRegistry(t *testing.T) {
 	L := lua.NewState()
 	defer L.Close()
 	_, err = Open(L, reg)
-	require.ErrorContains(t, err, "DispatchPumped")
+	require.ErrorIs(t, err, lcsock.ErrNotPumped)
 }
 
 // After the host closes the registry, verbs fail and wait raises.
