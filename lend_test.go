@@ -1,0 +1,116 @@
+package lcsock_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/lcsock/lcsock"
+	"github.com/stretchr/testify/require"
+)
+
+// randomStream returns n pseudo-random bytes with a newline now and then.
+func randomStream(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.IntN(256))
+		if b[i] == '\n' && r.IntN(4) != 0 {
+			b[i] = 'x' // lines of a few hundred bytes on average
+		}
+	}
+	return b
+}
+
+// TestLendReadDataIntegrity streams 8 MiB in uneven pieces to sockets
+// whose read events lend lcsock's buffer, and checks every byte arrives
+// once, in order, for each kind of read.
+func TestLendReadDataIntegrity(t *testing.T) {
+	want := randomStream(8<<20, 1)
+	sum := sha256.Sum256(want)
+	specs := map[string]lcsock.ReadSpec{
+		"available": lcsock.Available(),
+		"until":     lcsock.Until("\n"),
+		"for":       lcsock.For(1000, lcsock.Chars),
+		"lines":     lcsock.For(3, lcsock.Lines),
+	}
+	for name, spec := range specs {
+		t.Run(name, func(t *testing.T) {
+			reg, _ := newReg(t, lcsock.Config{LendReadData: true})
+			p := newPeer(t)
+			id := p.id("lend")
+			h := sha256.New()
+			var got int
+			done := make(chan error, 1)
+			var handler lcsock.Handler
+			handler = lcsock.HandlerFunc(func(ev lcsock.Event) {
+				h.Write(ev.Data)
+				got += len(ev.Data)
+				if ev.EOF || got >= len(want) {
+					done <- ev.Err
+					return
+				}
+				if err := reg.ReadWithMessage(id, spec, handler, "data"); err != nil {
+					done <- err
+				}
+			})
+			require.NoError(t, reg.Open(id, nil))
+			require.NoError(t, reg.ReadWithMessage(id, spec, handler, "data"))
+			c := p.accept()
+			go func() {
+				r := rand.New(rand.NewPCG(2, 2))
+				for rest := want; len(rest) > 0; {
+					n := min(len(rest), 1+r.IntN(100_000))
+					if _, err := c.Write(rest[:n]); err != nil {
+						return
+					}
+					rest = rest[n:]
+				}
+				c.Close()
+			}()
+			select {
+			case <-done:
+			case <-time.After(4 * wait):
+				t.Fatalf("%d of %d bytes", got, len(want))
+			}
+			require.Equal(t, len(want), got)
+			require.Equal(t, sum[:], h.Sum(nil))
+		})
+	}
+}
+
+// TestLendReadDataWhileQueued checks lent data stays intact while its
+// event waits in a pumped queue and more input keeps arriving.
+func TestLendReadDataWhileQueued(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{LendReadData: true, Dispatch: lcsock.DispatchPumped})
+	p := newPeer(t)
+	id := p.id("")
+	var got [][]byte
+	h := lcsock.HandlerFunc(func(ev lcsock.Event) {
+		got = append(got, bytes.Clone(ev.Data))
+	})
+	require.NoError(t, reg.Open(id, nil))
+	const reads = 64
+	for range reads {
+		require.NoError(t, reg.ReadWithMessage(id, lcsock.For(4096, lcsock.Chars), h, "chunk"))
+	}
+	c := p.accept()
+	want := randomStream(reads*4096+200_000, 3)
+	go func() {
+		c.Write(want)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*wait)
+	defer cancel()
+	for len(got) < reads {
+		_, err := reg.Dispatch(ctx)
+		require.NoError(t, err)
+	}
+	require.Equal(t, want[:reads*4096], bytes.Join(got, nil))
+	// The rest is still readable, after the lent chunks.
+	rest, err := reg.Read(ctx, id, lcsock.For(200_000, lcsock.Chars))
+	require.NoError(t, err)
+	require.Equal(t, want[reads*4096:], rest)
+}
