@@ -69,7 +69,7 @@ func ExampleRegistry_DispatchPending() {
 	reg.WriteWithMessage(addr, []byte("ping\n"), nil, "")
 	reg.ReadWithMessage(addr, lcsock.Until("\n"), h, "gotLine")
 	fmt.Println(reg.DispatchPending()) // nothing runs until the host asks
-	reg.Dispatch(context.Background())  // wait for messages
+	reg.Dispatch(context.Background()) // wait for messages
 	// Output:
 	// true
 	// 0
