@@ -324,10 +324,15 @@ func (r *Registry) Close() error {
 	}
 	clear(r.sockets)
 	r.mu.Unlock()
-	r.cancel()
+	// Abort the sockets before cancelling the context that bounds their
+	// dials and handshakes: an open that fails because of the
+	// cancellation then finds its socket closed and ends quietly, instead
+	// of ending it with a socketError and failing its blocking calls with
+	// "operation was canceled" rather than ErrClosed.
 	for _, s := range all {
 		s.abort()
 	}
+	r.cancel()
 	r.disp.close()
 	r.wg.Wait()
 	return nil
