@@ -329,3 +329,33 @@ func loopbackName(t *testing.T) string {
 	t.Skip("no loopback interface")
 	return ""
 }
+
+// A sender whose "ip:port" is already an ID in the registry (here a TCP
+// connection from the same port number) gets the socket "ip:port|1", and
+// its datagram events name that socket, so that a reply to ev.Socket goes
+// to the sender and not to the TCP connection.
+func TestDatagramSenderIDTaken(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	tport, err := reg.Accept(0, nil, "acc")
+	require.NoError(t, err)
+	uport, err := reg.AcceptDatagram(0, nil, "dg")
+	require.NoError(t, err)
+	uc := udpPeer(t, "udp4", "127.0.0.1:0")
+	local := uc.LocalAddr().(*net.UDPAddr)
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: local.IP, Port: local.Port}}
+	tc, err := d.Dial("tcp", "127.0.0.1:"+itoa(tport))
+	require.NoError(t, err)
+	t.Cleanup(func() { tc.Close() })
+	require.Equal(t, local.String(), rec.WaitFor(t, lcsock.EventAccepted, "", wait).Socket)
+
+	_, err = uc.WriteTo([]byte("hi"), &net.UDPAddr{IP: local.IP, Port: uport})
+	require.NoError(t, err)
+	ev := rec.WaitFor(t, lcsock.EventDatagram, "", wait)
+	require.Equal(t, local.String()+"|1", ev.Socket)
+	require.Equal(t, []string{local.String() + "|1", "hi", itoa(uport)}, ev.Params())
+	require.Contains(t, reg.OpenSockets(), ev.Socket)
+	_, err = reg.Write(ctxWait(t), ev.Socket, []byte("reply"))
+	require.NoError(t, err)
+	got, _ := readDatagram(t, uc)
+	require.Equal(t, "reply", got)
+}
