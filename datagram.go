@@ -440,7 +440,10 @@ func (s *socket) closeDatagram() bool {
 // first datagram of a sender adds a socket named after it to
 // OpenSockets ("ip:port|N", N a number lcsock picks, if that ID is
 // already taken; the events then name it so); writing to that ID replies
-// to the sender, and closing it leaves the listener open. Options:
+// to the sender, and closing it leaves the listener open. Address reuse
+// is set, as the engine does, so OpenDatagram with From(":port") can send
+// from the listener's port: answers to a broadcast, which come back to
+// that port from any address, then reach the listener. Options:
 // Broadcast.
 func (r *Registry) AcceptDatagram(port int, h Handler, message string, opts ...Option) (int, error) {
 	if port < 0 || port > 65535 {
@@ -454,7 +457,7 @@ func (r *Registry) AcceptDatagram(port int, h Handler, message string, opts ...O
 		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: ErrClosed}
 	}
 	lc := net.ListenConfig{Control: func(network, address string, c rawConn) error {
-		return setDatagramOptions(c, false, o.broadcast)
+		return setDatagramOptions(c, reuseDatagramListener, o.broadcast)
 	}}
 	pc, err := lc.ListenPacket(context.Background(), "udp", net.JoinHostPort(r.DefaultInterface(), strconv.Itoa(port)))
 	if err != nil {
