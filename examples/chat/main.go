@@ -105,8 +105,13 @@ func (c *chat) HandleEvent(ev lcsock.Event) {
 		fmt.Fprintf(c.stderr, "chat: %s joined (%d connected)\n", ev.Socket, len(c.members))
 		c.reg.ReadWithMessage(ev.Socket, lcsock.Until("\n"), c, "gotLine")
 	case lcsock.EventRead: // gotLine id, line
-		if ev.Err != nil {
-			return // the stream ended; socketClosed follows
+		if ev.EOF {
+			return // the stream ended: socketClosed follows
+		}
+		if ev.Err != nil { // a line longer than Config.MaxReadBuffer
+			c.reg.CloseSocket(ev.Socket)
+			c.leave(ev.Socket, lcsock.ErrorText(ev.Err))
+			return
 		}
 		c.say(ev.Socket, strings.TrimRight(string(ev.Data), "\r\n"))
 		c.reg.ReadWithMessage(ev.Socket, lcsock.Until("\n"), c, "gotLine")
@@ -139,8 +144,11 @@ func (c *chat) say(from, line string) {
 	}
 }
 
-// leave forgets a member.
+// leave forgets a member, once.
 func (c *chat) leave(id, why string) {
+	n := len(c.members)
 	c.members = slices.DeleteFunc(c.members, func(m string) bool { return m == id })
-	fmt.Fprintf(c.stderr, "chat: %s %s (%d connected)\n", id, why, len(c.members))
+	if len(c.members) < n {
+		fmt.Fprintf(c.stderr, "chat: %s %s (%d connected)\n", id, why, len(c.members))
+	}
 }

@@ -89,9 +89,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				fmt.Fprintf(stdout, "%s %s\n", ev.Socket, strings.TrimRight(string(ev.Data), "\r\n"))
 				reg.WriteWithMessage(ev.Socket, ev.Data, nil, "")
 			}
-			if ev.Err == nil { // else the stream ended: socketClosed follows
+			switch {
+			case ev.Err == nil:
 				reg.ReadWithMessage(ev.Socket, lcsock.Until("\n"), nil, "gotLine")
-			}
+			case !ev.EOF: // a line longer than Config.MaxReadBuffer
+				fmt.Fprintf(stderr, "echo: %s: %s\n", ev.Socket, lcsock.ErrorText(ev.Err))
+				reg.CloseSocket(ev.Socket)
+			} // else the stream ended: socketClosed follows
 		case lcsock.EventClosed: // socketClosed id
 			fmt.Fprintf(stderr, "echo: %s closed\n", ev.Socket)
 		case lcsock.EventError: // socketError id, text

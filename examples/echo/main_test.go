@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -65,6 +66,16 @@ func TestEcho(t *testing.T) {
 		require.Contains(t, out, want)
 	}
 	require.Contains(t, p.Stderr.String(), "shutting down")
+}
+
+// A "line" longer than lcsock's read buffer (1 MiB) closes the connection.
+func TestLineTooLong(t *testing.T) {
+	p, addr := start(t)
+	c, _ := dial(t, addr)
+	go c.Write(make([]byte, 2<<20)) // ends with an error when the server closes
+	_, err := io.ReadAll(c)
+	require.NotErrorIs(t, err, os.ErrDeadlineExceeded)
+	p.Stderr.WaitFor(t, `: buffer full\n`)
 }
 
 func TestBadInput(t *testing.T) {
