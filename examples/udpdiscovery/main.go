@@ -208,9 +208,10 @@ func seek(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := reg.OpenDatagram(id, nil, opts...); err != nil {
 		return err
 	}
-	if err := reg.WriteWithMessage(id, []byte("WHO?"), nil, ""); err != nil {
+	err = reg.WriteWithMessage(id, []byte("WHO?"), nil, "")
+	if err != nil && !errors.Is(err, lcsock.ErrSocketNotOpen) {
 		return err
-	}
+	} // not open: the open failed already, and its socketError says why
 	fmt.Fprintf(stderr, "udpdiscovery: asked %s from port %d\n", id, local)
 
 	timer := time.NewTimer(*wait)
