@@ -22,7 +22,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-const wait = 5 * time.Second
+const wait = 10 * time.Second
 
 // dial connects to srv with a deadline for everything that follows.
 func dial(t *testing.T, srv *lcsocktest.Server) net.Conn {

@@ -33,7 +33,7 @@ func seeker(t *testing.T, args ...string) (stdout, stderr string, err error) {
 
 func TestSeek(t *testing.T) {
 	r, port := responder(t, "-port", "0", "-name", "alpha")
-	stdout, stderr, err := seeker(t, "-port", port, "-n", "1", "-wait", "10s") // asks 127.0.0.1
+	stdout, stderr, err := seeker(t, "-port", port, "-n", "1", "-wait", "30s") // asks 127.0.0.1
 	require.NoError(t, err, stderr)
 	require.Equal(t, "alpha 127.0.0.1:"+port+"\n", stdout)
 	r.Stderr.WaitFor(t, `127\.0\.0\.1:\d+ asked\n`)
@@ -67,14 +67,14 @@ func TestSeekBroadcast(t *testing.T) {
 	}
 	_, port := responder(t, "-port", "0", "-name", "alpha")
 	_, _ = responder(t, "-port", port, "-name", "beta")
-	stdout, stderr, err := seeker(t, "-broadcast", "-to", "127.255.255.255", "-port", port, "-n", "2", "-wait", "10s")
+	stdout, stderr, err := seeker(t, "-broadcast", "-to", "127.255.255.255", "-port", port, "-n", "2", "-wait", "30s")
 	require.NoError(t, err, stderr)
 	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
 	slices.Sort(lines)
 	require.Equal(t, []string{"alpha 127.0.0.1:" + port, "beta 127.0.0.1:" + port}, lines)
 
 	// Without -broadcast the system refuses to send to a broadcast address.
-	_, _, err = seeker(t, "-to", "127.255.255.255", "-port", port, "-wait", "10s")
+	_, _, err = seeker(t, "-to", "127.255.255.255", "-port", port, "-wait", "30s")
 	require.ErrorContains(t, err, "permission denied")
 }
 
@@ -84,7 +84,7 @@ func TestNoAnswer(t *testing.T) {
 	require.NoError(t, err)
 	port := pc.LocalAddr().(*net.UDPAddr).Port
 	pc.Close()
-	_, _, err = seeker(t, "-port", strconv.Itoa(port), "-wait", "10s")
+	_, _, err = seeker(t, "-port", strconv.Itoa(port), "-wait", "30s")
 	require.ErrorContains(t, err, "connection refused")
 
 	// Nobody answers a broadcast: the wait ends it.

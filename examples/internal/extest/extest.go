@@ -18,8 +18,9 @@ import (
 	"time"
 )
 
-// Wait bounds every wait in the examples' tests.
-const Wait = 10 * time.Second
+// Wait bounds every wait in the examples' tests: generous, as it only
+// ends a test that is failing anyway.
+const Wait = 30 * time.Second
 
 // Output is an io.Writer that keeps what is written to it, for a
 // program's stdout or stderr. It is safe for concurrent use.
