@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,6 +66,9 @@ func TestSeekBroadcast(t *testing.T) {
 	if !loopbackBroadcast(t) {
 		t.Skip("this system does not broadcast on loopback")
 	}
+	if runtime.GOOS == "windows" {
+		t.Skip("datagram listeners share a port on unix only")
+	}
 	_, port := responder(t, "-port", "0", "-name", "alpha")
 	_, _ = responder(t, "-port", port, "-name", "beta")
 	stdout, stderr, err := seeker(t, "-broadcast", "-to", "127.255.255.255", "-port", port, "-n", "2", "-wait", "30s")
@@ -85,7 +89,10 @@ func TestNoAnswer(t *testing.T) {
 	port := pc.LocalAddr().(*net.UDPAddr).Port
 	pc.Close()
 	_, _, err = seeker(t, "-port", strconv.Itoa(port), "-wait", "30s")
-	require.ErrorContains(t, err, "connection refused")
+	require.Error(t, err)
+	if runtime.GOOS == "linux" {
+		require.ErrorContains(t, err, "connection refused")
+	}
 
 	// Nobody answers a broadcast: the wait ends it.
 	if loopbackBroadcast(t) {
