@@ -11,9 +11,10 @@ import (
 	"sync"
 )
 
-// Hangup, returned by a LineServer handler, closes the connection. At the
-// end of a longer reply it closes the connection once the rest of the
-// reply is sent: return "221 bye" + Hangup.
+// Hangup, returned by a LineServer handler, hangs up: the server ends the
+// stream, so the client reads end of stream, and closes the connection
+// when the client closes too. At the end of a longer reply it hangs up
+// once the rest of the reply is sent: return "221 bye" + Hangup.
 const Hangup = "\x00hangup"
 
 // Server is a loopback TCP server for tests, made with the standard
