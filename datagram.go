@@ -211,11 +211,14 @@ func (s *socket) deliver(recv *socket, d datagram) {
 			return
 		}
 		counter.dg.undelivered.Add(1)
-		listener := s.id
+		sender, listener := formatAddrPort(d.from), s.id
 		if dg.lsock != nil {
-			listener = dg.lsock.id
+			// s is the listener's socket for this sender: name it as
+			// listed, "ip:port|N" when "ip:port" was taken, so that
+			// writing to the event's socket replies to this sender.
+			sender, listener = s.id, dg.lsock.id
 		}
-		s.post(h, Event{Kind: EventDatagram, Name: msg, Socket: formatAddrPort(d.from), Data: d.data, Listener: listener, fromDatagram: counter})
+		s.post(h, Event{Kind: EventDatagram, Name: msg, Socket: sender, Data: d.data, Listener: listener, fromDatagram: counter})
 	case len(dg.queue) < int(limit):
 		dg.queue = append(dg.queue, d)
 	default:
@@ -435,8 +438,13 @@ func (s *socket) closeDatagram() bool {
 // under its port number. Each datagram is sent to h as an EventDatagram
 // named message with Params (sender "ip:port", data, listener port). The
 // first datagram of a sender adds a socket named after it to
-// OpenSockets; writing to that ID replies to the sender, and closing it
-// leaves the listener open. Options: Broadcast.
+// OpenSockets ("ip:port|N", N a number lcsock picks, if that ID is
+// already taken; the events then name it so); writing to that ID replies
+// to the sender, and closing it leaves the listener open. Address reuse
+// is set, as the engine does, so OpenDatagram with From(":port") can send
+// from the listener's port: answers to a broadcast, which come back to
+// that port from any address, then reach the listener. Options:
+// Broadcast.
 func (r *Registry) AcceptDatagram(port int, h Handler, message string, opts ...Option) (int, error) {
 	if port < 0 || port > 65535 {
 		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: ErrInvalidPort}
@@ -449,7 +457,7 @@ func (r *Registry) AcceptDatagram(port int, h Handler, message string, opts ...O
 		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: ErrClosed}
 	}
 	lc := net.ListenConfig{Control: func(network, address string, c rawConn) error {
-		return setDatagramOptions(c, false, o.broadcast)
+		return setDatagramOptions(c, reuseDatagramListener, o.broadcast)
 	}}
 	pc, err := lc.ListenPacket(context.Background(), "udp", net.JoinHostPort(r.DefaultInterface(), strconv.Itoa(port)))
 	if err != nil {

@@ -3,9 +3,11 @@ package lcsock_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -134,13 +136,15 @@ func TestCase81Broadcast(t *testing.T) {
 	id := "127.255.255.255:" + itoa(port)
 	require.NoError(t, reg.OpenDatagram(id, nil))
 	_, err := reg.Write(ctxWait(t), id, []byte("no"))
-	if err == nil {
-		// Some systems refuse at connect time instead: a socketError.
+	switch {
+	case err == nil, errors.Is(err, lcsock.ErrSocketNotOpen):
+		// Some systems refuse at connect time instead: a socketError,
+		// before the write (which then finds no socket) or after it.
 		_, ok := rec.Next(lcsock.EventError, id, time.Second)
 		if !ok {
 			t.Skip("this kernel does not treat 127.255.255.255 as a broadcast address")
 		}
-	} else {
+	default:
 		require.ErrorIs(t, err, lcsock.ErrSendDatagram)
 	}
 	id2 := id + "|allowed"
@@ -328,4 +332,69 @@ func loopbackName(t *testing.T) string {
 	}
 	t.Skip("no loopback interface")
 	return ""
+}
+
+// A sender whose "ip:port" is already an ID in the registry (here a TCP
+// connection from the same port number) gets the socket "ip:port|1", and
+// its datagram events name that socket, so that a reply to ev.Socket goes
+// to the sender and not to the TCP connection.
+func TestDatagramSenderIDTaken(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	tport, err := reg.Accept(0, nil, "acc")
+	require.NoError(t, err)
+	uport, err := reg.AcceptDatagram(0, nil, "dg")
+	require.NoError(t, err)
+	// A UDP socket on the local port of a TCP connection (retried in the
+	// unlikely case that some UDP socket holds that port).
+	var uc *net.UDPConn
+	var local string
+	for uc == nil {
+		tc, err := net.Dial("tcp", "127.0.0.1:"+itoa(tport))
+		require.NoError(t, err)
+		t.Cleanup(func() { tc.Close() })
+		local = tc.LocalAddr().String()
+		require.Equal(t, local, rec.WaitFor(t, lcsock.EventAccepted, "", wait).Socket)
+		if pc, err := net.ListenPacket("udp4", local); err == nil {
+			uc = pc.(*net.UDPConn)
+			t.Cleanup(func() { uc.Close() })
+		}
+	}
+
+	_, err = uc.WriteTo([]byte("hi"), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: uport})
+	require.NoError(t, err)
+	ev := rec.WaitFor(t, lcsock.EventDatagram, "", wait)
+	require.Equal(t, local+"|1", ev.Socket)
+	require.Equal(t, []string{local + "|1", "hi", itoa(uport)}, ev.Params())
+	require.Contains(t, reg.OpenSockets(), ev.Socket)
+	_, err = reg.Write(ctxWait(t), ev.Socket, []byte("reply"))
+	require.NoError(t, err)
+	got, _ := readDatagram(t, uc)
+	require.Equal(t, "reply", got)
+}
+
+// LiveCode's way to collect answers to a broadcast: accept datagrams on a
+// port and send from that same port. The answers come back to the port
+// from any address, so they reach the listener, not the socket opened
+// to the broadcast address.
+func TestDatagramFromListenerPort(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows shares the port through From alone; tested on unix")
+	}
+	reg, rec := newReg(t, lcsock.Config{})
+	local, err := reg.AcceptDatagram(0, nil, "answer")
+	require.NoError(t, err)
+	asked := udpPeer(t, "udp4", "127.0.0.1:0")
+	answerer := udpPeer(t, "udp4", "127.0.0.1:0") // another address than the one asked
+	id := asked.LocalAddr().String() + "|who"
+	require.NoError(t, reg.OpenDatagram(id, nil, lcsock.From(":"+itoa(local))))
+	require.NoError(t, reg.WriteWithMessage(id, []byte("WHO?"), nil, "sent"))
+	rec.WaitFor(t, lcsock.EventWritten, id, wait)
+	got, from := readDatagram(t, asked)
+	require.Equal(t, "WHO?", got)
+	require.Equal(t, local, from.(*net.UDPAddr).Port)
+	_, err = answerer.WriteTo([]byte("HERE"), from)
+	require.NoError(t, err)
+	ev := rec.WaitFor(t, lcsock.EventDatagram, "", wait)
+	require.Equal(t, []string{answerer.LocalAddr().String(), "HERE", itoa(local)}, ev.Params())
+	require.Zero(t, rec.Count(lcsock.EventError, ""))
 }

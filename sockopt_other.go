@@ -10,4 +10,6 @@ func isBindError(err error) bool { return false }
 
 type rawConn = syscall.RawConn
 
+const reuseDatagramListener = false
+
 func setDatagramOptions(c syscall.RawConn, reuse, broadcast bool) error { return nil }

@@ -27,13 +27,23 @@ func isBindError(err error) bool {
 
 type rawConn = syscall.RawConn
 
-// setDatagramOptions sets address reuse (From) and sets SO_BROADCAST on
-// or off.
+// reuseDatagramListener: AcceptDatagram sets address reuse, as the
+// LiveCode engine does, so that a datagram socket opened From the
+// listener's port can share it — LiveCode's way to send a broadcast and
+// receive the answers, which come back to the port it was sent from.
+const reuseDatagramListener = true
+
+// setDatagramOptions sets address reuse (From, and datagram listeners:
+// SO_REUSEADDR, and SO_REUSEPORT where the system needs it for that) and
+// sets SO_BROADCAST on or off.
 func setDatagramOptions(c syscall.RawConn, reuse, broadcast bool) error {
 	var serr error
 	err := c.Control(func(fd uintptr) {
 		if reuse {
 			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+			if serr == nil && soReusePort != 0 {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soReusePort, 1)
+			}
 		}
 		if serr == nil {
 			// Go turns SO_BROADCAST on for every datagram socket; LiveCode's

@@ -28,6 +28,11 @@ func isBindError(err error) bool {
 
 type rawConn = syscall.RawConn
 
+// reuseDatagramListener is false on Windows, where SO_REUSEADDR would
+// let the listener bind a port another socket holds; SO_REUSEADDR on a
+// socket opened From the listener's port is enough for it to share it.
+const reuseDatagramListener = false
+
 // setDatagramOptions sets address reuse (From) and sets SO_BROADCAST on
 // or off.
 func setDatagramOptions(c syscall.RawConn, reuse, broadcast bool) error {

@@ -1,0 +1,131 @@
+// Secureclient opens a verified TLS connection, sends one line and prints
+// the line the server sends back.
+//
+//	go run ./examples/secureclient -addr localhost:8443 -ca ca.pem
+//
+// It is LiveCode's
+//
+//	open secure socket to "localhost:8443|secure" with message "connected" with verification
+//
+// The server's certificate must chain to the system's roots or to the
+// CA certificates in -ca, and name the host of -addr, or -verify-host's
+// name when -addr is an IP address or the certificate names another host.
+// A certificate that fails is a socketError: the program exits with
+// status 1 and the reason. The reply goes to stdout, status to stderr.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/lcsock/lcsock"
+)
+
+const usage = `usage: secureclient -addr HOST:PORT [-ca FILE] [-verify-host NAME] [-line TEXT]
+
+Secureclient opens a verified TLS connection to HOST:PORT, sends TEXT and
+a line end, and prints the line the server sends back.
+
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "secureclient:", strings.ReplaceAll(err.Error(), "\n", "; "))
+		var u usageError
+		if errors.As(err, &u) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// usageError is an error in the command line.
+type usageError struct{ error }
+
+// run is the program.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("secureclient", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // main reports errors, on one line
+	addr := fs.String("addr", "", "the server's `host:port`")
+	ca := fs.String("ca", "", "also trust the CA certificates in this PEM `file`")
+	verifyHost := fs.String("verify-host", "", "check the certificate for this host `name` (and send it as SNI)")
+	line := fs.String("line", "hello", "the `text` to send")
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stderr, usage)
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+		return err
+	} else if err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if _, _, err := net.SplitHostPort(*addr); err != nil {
+		return usageError{fmt.Errorf("-addr %q: want host:port", *addr)}
+	}
+
+	cfg := lcsock.Config{}
+	if *ca != "" {
+		cfg.Certificates = []string{*ca} // LiveCode's sslCertificates
+	}
+	opts := []lcsock.Option{lcsock.WithMessage("connected")} // verified: the default
+	if *verifyHost != "" {
+		opts = append(opts, lcsock.VerifyHost(*verifyHost))
+	}
+	id := *addr + "|secure"
+	done := make(chan error, 1)
+	finish := func(err error) { // the first outcome counts; never block the handler
+		select {
+		case done <- err:
+		default:
+		}
+	}
+	var reg *lcsock.Registry
+	cfg.Handler = lcsock.HandlerFunc(func(ev lcsock.Event) {
+		switch ev.Kind {
+		case lcsock.EventConnected: // connected id: the handshake succeeded
+			if st, err := reg.TLSState(id); err == nil {
+				fmt.Fprintf(stderr, "secureclient: connected to %s (%s, certificate verified)\n", id, tls.VersionName(st.Version))
+			}
+			reg.WriteWithMessage(id, []byte(*line+"\n"), nil, "")
+			reg.ReadWithMessage(id, lcsock.Until("\n"), nil, "gotReply")
+		case lcsock.EventRead: // gotReply id, line
+			stdout.Write(ev.Data)
+			if len(ev.Data) == 0 {
+				finish(errors.New("the server closed the connection without replying"))
+				return
+			}
+			finish(nil)
+		case lcsock.EventError: // socketError id, text: the handshake failed, say
+			finish(ev.Err)
+		case lcsock.EventTimeout: // socketTimeout id
+			finish(fmt.Errorf("%s: no progress for %v", ev.Op, reg.TimeoutInterval()))
+		}
+	})
+	reg, err := lcsock.NewRegistry(cfg)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	if err := reg.OpenSecure(id, nil, opts...); err != nil {
+		return err // a malformed ID, or a -ca file that cannot be read
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
