@@ -192,6 +192,7 @@ func (r *Registry) adopt(conn net.Conn, lsock *socket) {
 	// takes down that socket, not the listener.
 	s.post(lsock.owner, Event{Kind: EventAccepted, Name: l.message, Socket: s.id, Listener: lsock.id})
 	s.connected(conn)
+	s.tryRead()
 	go func() {
 		defer r.wg.Done()
 		s.readLoop()

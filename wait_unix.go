@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"syscall"
+	"time"
 )
 
 // canRawRead reports whether rawRead is available.
@@ -21,6 +22,7 @@ type rawIO struct {
 	rb     []byte
 	rn     int
 	rerr   error
+	noWait bool // tryRead: readFn does not wait for input
 	readFn func(fd uintptr) bool
 
 	wb      []byte
@@ -47,6 +49,9 @@ func (s *socket) newRawIO(rc syscall.RawConn) *rawIO {
 		}
 		if r.rerr == syscall.EAGAIN {
 			r.rn, r.rerr = 0, nil
+			if r.noWait {
+				return true
+			}
 			if s.mu.TryLock() {
 				if len(s.buf) == s.rpos {
 					s.releaseBuf() // nothing buffered: wait without a buffer
@@ -99,6 +104,30 @@ func (s *socket) rawRead(r *rawIO) ([]byte, int, error) {
 		return b, 0, io.EOF
 	}
 	return b, max(n, 0), nil
+}
+
+// tryRead reads the input already there, without waiting, into the
+// buffer of a socket whose reader has not started: an accepted
+// connection whose client spoke first then has its request buffered when
+// the accept handler asks for it, one goroutine hand-off sooner. Called
+// with s.mu held; errors and end of stream are left for the reader to
+// find.
+func (s *socket) tryRead() {
+	r := s.raw
+	if r == nil || s.eolIn != nil {
+		return
+	}
+	r.rb, r.rn, r.rerr, r.noWait = s.readSpace(), 0, nil, true
+	err := r.rc.Read(r.readFn)
+	n := r.rn
+	r.rb, r.noWait = nil, false
+	if err != nil || r.rerr != nil || n <= 0 {
+		s.releaseBuf()
+		return
+	}
+	s.buf = s.buf[:len(s.buf)+n]
+	s.bytesIn += uint64(n)
+	s.lastRecv = time.Now()
 }
 
 // rawWrite writes what the kernel takes now, without waiting: it returns
