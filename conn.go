@@ -117,9 +117,7 @@ func (c *Conn) CloseWrite() error {
 	if c.closed.Load() {
 		return c.opError("closewrite", net.ErrClosed)
 	}
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
-	return c.s.addWrite(&writeReq{closeWrite: true})
+	return c.s.closeWrite()
 }
 
 // LocalAddr returns the local address, or an unspecified TCP address

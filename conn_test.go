@@ -359,3 +359,28 @@ func TestAdoptTLS(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "ping\n", string(got))
 }
+
+func TestConnCloseWrite(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{})
+	p := newPeer(t)
+	id := p.id("")
+	require.NoError(t, reg.Open(id, nil))
+	peer := p.accept()
+	c, err := reg.Conn(id)
+	require.NoError(t, err)
+	_, err = c.Write([]byte("request"))
+	require.NoError(t, err)
+	require.NoError(t, c.CloseWrite())
+	_, err = c.Write([]byte("more"))
+	require.ErrorIs(t, err, lcsock.ErrClosed, "no writes after CloseWrite")
+	peer.SetReadDeadline(time.Now().Add(wait))
+	got, err := io.ReadAll(peer)
+	require.NoError(t, err)
+	require.Equal(t, "request", string(got))
+	_, err = peer.Write([]byte("response"))
+	require.NoError(t, err)
+	peer.Close()
+	got, err = io.ReadAll(c)
+	require.NoError(t, err)
+	require.Equal(t, "response", string(got))
+}

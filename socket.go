@@ -1440,9 +1440,14 @@ func (r *Registry) CloseWrite(id string) error {
 	if s.dg != nil {
 		return &OpError{Op: "closewrite", Socket: id, Err: errors.New("datagram sockets have no write side to close")}
 	}
+	return s.closeWrite()
+}
+
+// closeWrite queues the half-close marker.
+func (s *socket) closeWrite() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.addWrite(&writeReq{closeWrite: true, iv: r.TimeoutInterval()}); err != nil {
+	if err := s.addWrite(&writeReq{closeWrite: true, iv: s.reg.TimeoutInterval()}); err != nil {
 		return err
 	}
 	s.wroteClosed = true
