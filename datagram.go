@@ -114,13 +114,19 @@ func (s *socket) runDatagram(ctx context.Context) {
 	s.state = stateOpen
 	s.connectAt = time.Now()
 	// Send what was written while resolving, in order.
-	for i, data := range s.dg.pendingW {
+	for len(s.dg.pendingW) > 0 {
+		data, w := s.dg.pendingW[0], s.dg.wMsgs[0]
 		if werr := s.sendDatagram(data); werr != nil {
-			s.fail(werr)
+			s.fail(werr) // finish fails this write and those behind it
 			s.mu.Unlock()
 			return
 		}
-		if w := s.dg.wMsgs[i]; w != nil {
+		s.dg.pendingW, s.dg.wMsgs = s.dg.pendingW[1:], s.dg.wMsgs[1:]
+		switch {
+		case w == nil:
+		case w.blocking:
+			w.done <- nil
+		default:
 			s.post(w.h, Event{Kind: EventWritten, Name: w.name, Socket: s.id})
 		}
 	}
@@ -340,6 +346,57 @@ func (s *socket) dgWrite(data []byte, h Handler, name string, copyData bool) err
 		s.post(h, Event{Kind: EventWritten, Name: name, Socket: s.id})
 	}
 	return nil
+}
+
+// dgWriteBlocking is the blocking Write of a datagram socket: sent at
+// once when the socket is open; while it resolves, queued and waited for,
+// so that a failed open fails the write too.
+func (s *socket) dgWriteBlocking(ctx context.Context, data []byte, iv time.Duration) error {
+	s.mu.Lock()
+	if s.dg.listen || s.state != stateConnecting {
+		s.mu.Unlock()
+		return s.dgWrite(data, nil, "", false)
+	}
+	if err := s.checkDatagram(data); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	w := &writeReq{blocking: true, done: make(chan error, 1)}
+	s.dg.pendingW = append(s.dg.pendingW, data) // sent before this call returns: no copy
+	s.dg.wMsgs = append(s.dg.wMsgs, w)
+	s.mu.Unlock()
+	timer := time.NewTimer(iv)
+	defer timer.Stop()
+	var cause error
+	select {
+	case err := <-w.done:
+		return err
+	case <-ctx.Done():
+		cause = ctx.Err()
+	case <-timer.C:
+		cause = ErrTimeout
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, q := range s.dg.wMsgs {
+		if q == w {
+			s.dg.pendingW = slices.Delete(s.dg.pendingW, i, i+1)
+			s.dg.wMsgs = slices.Delete(s.dg.wMsgs, i, i+1)
+			return &OpError{Op: "write", Socket: s.id, Err: cause}
+		}
+	}
+	return <-w.done // sent or failed as we gave up
+}
+
+// failPendingDatagrams ends the blocking writes still waiting for the
+// socket to resolve, and drops the others. Called with s.mu held by finish.
+func (s *socket) failPendingDatagrams(err error) {
+	for _, w := range s.dg.wMsgs {
+		if w != nil && w.blocking {
+			w.done <- err
+		}
+	}
+	s.dg.pendingW, s.dg.wMsgs = nil, nil
 }
 
 // dgRead is the blocking Read of a datagram socket: the next datagram.

@@ -398,3 +398,54 @@ func TestDatagramFromListenerPort(t *testing.T) {
 	require.Equal(t, []string{answerer.LocalAddr().String(), "HERE", itoa(local)}, ev.Params())
 	require.Zero(t, rec.Count(lcsock.EventError, ""))
 }
+
+// A blocking Write on a datagram socket that is still resolving waits for
+// the name: it sends once the name resolves, and fails when it does not
+// — the datagram is never reported sent and then dropped.
+func TestDatagramBlockingWriteWhileResolving(t *testing.T) {
+	dns := newFakeDNS(t)
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer pc.Close()
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	dns.setAddrs("udp.test.", "127.0.0.1")
+	dns.failName("nowhere.test.")
+
+	dns.closeGate()
+	id := "udp.test:" + itoa(port)
+	require.NoError(t, reg.OpenDatagram(id, nil))
+	sent := make(chan error, 1)
+	go func() {
+		_, err := reg.Write(ctxWait(t), id, []byte("hello"))
+		sent <- err
+	}()
+	select {
+	case err := <-sent:
+		t.Fatalf("Write returned before the name resolved: %v", err)
+	default:
+	}
+	dns.open()
+	require.NoError(t, <-sent)
+	buf := make([]byte, 64)
+	pc.SetReadDeadline(time.Now().Add(wait))
+	n, _, err := pc.ReadFrom(buf)
+	require.NoError(t, err)
+	require.Equal(t, "hello", string(buf[:n]))
+
+	dns.closeGate()
+	bad := "nowhere.test:" + itoa(port)
+	require.NoError(t, reg.OpenDatagram(bad, nil))
+	go func() {
+		_, err := reg.Write(ctxWait(t), bad, []byte("lost?"))
+		sent <- err
+	}()
+	// Let the answer come only once the write waits behind the lookup.
+	require.Eventually(t, func() bool {
+		st, err := reg.Stats(bad)
+		return err == nil && st.QueuedWrites == 1
+	}, wait, time.Millisecond)
+	dns.open()
+	require.ErrorIs(t, <-sent, lcsock.ErrResolve)
+	rec.WaitFor(t, lcsock.EventError, bad, wait)
+}

@@ -919,6 +919,9 @@ func (s *socket) finish() {
 		werr = &OpError{Op: "write", Socket: s.id, Err: ErrClosed}
 	}
 	s.failWaiters(werr)
+	if s.dg != nil {
+		s.failPendingDatagrams(werr)
+	}
 	s.space.Broadcast()
 	close(s.finished)
 	s.reg.retire(s)
@@ -1306,7 +1309,7 @@ func (r *Registry) Write(ctx context.Context, id string, data []byte) (int, erro
 		return 0, err
 	}
 	if s.dg != nil {
-		if err := s.dgWrite(data, nil, "", true); err != nil {
+		if err := s.dgWriteBlocking(ctx, data, r.TimeoutInterval()); err != nil {
 			return 0, err
 		}
 		return len(data), nil
@@ -1525,8 +1528,10 @@ func (r *Registry) Stats(id string) (Stats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var dropped uint64
+	queued := len(s.writes)
 	if s.dg != nil {
 		dropped = s.dg.dropped
+		queued += len(s.dg.pendingW) // written while the name resolves
 	}
 	return Stats{
 		Dropped:      dropped,
@@ -1534,7 +1539,7 @@ func (r *Registry) Stats(id string) (Stats, error) {
 		BytesIn:      s.bytesIn,
 		BytesOut:     s.bytesOut,
 		Buffered:     len(s.unread()),
-		QueuedWrites: len(s.writes),
+		QueuedWrites: queued,
 		PendingReads: len(s.reads),
 		OpenedAt:     s.openedAt,
 		ConnectedAt:  s.connectAt,
