@@ -44,6 +44,15 @@
 // host calls [Registry.Dispatch] or [Registry.DispatchPending] on its own
 // goroutine — LiveCode's "wait for messages", for interpreters.
 //
+// # Go interop
+//
+// [Registry.Conn] gives a net.Conn view of a TCP socket, for bufio,
+// net/http or crypto/tls; it passes golang.org/x/net/nettest.TestConn.
+// [Registry.Adopt] turns a connection made elsewhere (an HTTP hijack, a
+// net.Pipe) into a socket with every verb and event. Config.LendReadData
+// makes read events lend lcsock's buffer to the handler instead of
+// copying, for bulk transfers.
+//
 // # Limits
 //
 // Every buffer is bounded: Config.MaxReadBuffer bounds the unread input
