@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -188,10 +189,15 @@ func (c *Conn) opError(op string, err error) error {
 // os.ErrDeadlineExceeded, the end of a stream the peer closed is io.EOF,
 // and a socket closed through the Conn matches net.ErrClosed.
 func (c *Conn) mapError(op string, err error) error {
+	var oe *OpError
 	switch {
 	case err == nil || err == io.EOF:
 		return err
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.As(err, &oe) && oe.Err == context.DeadlineExceeded:
+		// The Conn's own deadline, given up on by read or write (a
+		// handshake or connect timeout of the socket wraps
+		// context.DeadlineExceeded too, but deeper: it is the socket's
+		// failure, not the deadline).
 		return c.opError(op, os.ErrDeadlineExceeded)
 	case c.closed.Load():
 		return c.opError(op, net.ErrClosed)
@@ -306,7 +312,7 @@ func (r *Registry) Adopt(id string, conn net.Conn, h Handler, opts ...Option) (s
 		ap, ok := remoteAddrPort(conn)
 		if !ok {
 			return "", &OpError{Op: "adopt", Err: errors.Join(ErrBadID,
-				errors.New("no ID given and the remote address "+conn.RemoteAddr().String()+" is not TCP"))}
+				fmt.Errorf("no ID given and the remote address %v is not TCP", conn.RemoteAddr()))} // %v: it may be nil
 		}
 		addr = MakeID(ap.Addr().Unmap().String(), int(ap.Port()), "")
 		id = addr.String()

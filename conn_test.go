@@ -322,10 +322,13 @@ func TestAdoptErrors(t *testing.T) {
 	require.Equal(t, "pipe:1", id)
 	_, err = reg.Adopt("PIPE:1", p2, nil)
 	require.ErrorIs(t, err, lcsock.ErrAlreadyOpen)
-	// p2 is still the caller's: it works.
-	go p1.Close()
+	// p2 is still the caller's: it works. (Closing p1 here, behind the
+	// socket's back, would race: the socket could fail and leave before
+	// CloseSocket.)
 	_ = p2.SetDeadline(time.Now().Add(wait))
 	require.NoError(t, reg.CloseSocket(id))
+	_, err = p2.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF, "closing the socket closed p1")
 }
 
 func TestAdoptTLS(t *testing.T) {

@@ -466,7 +466,13 @@ func (s *socket) readSpace() []byte {
 			copy(s.buf, s.buf[s.rpos:])
 			s.buf, s.rpos = s.buf[:unread], 0
 		default:
-			nb := make([]byte, unread, max(2*cap(s.buf), unread+want))
+			grow := 2 * cap(s.buf)
+			if s.lent > 0 {
+				// The lent bytes stay behind: size the new array for the
+				// unread ones, or it doubles at every fill, without bound.
+				grow = 2 * unread
+			}
+			nb := make([]byte, unread, max(grow, unread+want))
 			copy(nb, s.buf[s.rpos:])
 			s.retireBuf()
 			s.buf, s.bufp, s.rpos = nb, &nb, 0
@@ -654,7 +660,8 @@ func (s *socket) complete(req *readReq, res readResult) {
 		ev.unit, ev.chunk = u, true
 	}
 	if res.loan != nil {
-		if !s.reg.disp.enqueue(pending{h: req.h, ev: ev, s: s, loan: res.loan}) {
+		// A nil handler drops the event, as post does.
+		if req.h == nil || !s.reg.disp.enqueue(pending{h: req.h, ev: ev, s: s, loan: res.loan}) {
 			s.endLoanLocked(res.loan)
 		}
 	} else {

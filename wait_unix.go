@@ -110,8 +110,8 @@ func (s *socket) rawRead(r *rawIO) ([]byte, int, error) {
 // buffer of a socket whose reader has not started: an accepted
 // connection whose client spoke first then has its request buffered when
 // the accept handler asks for it, one goroutine hand-off sooner. Called
-// with s.mu held; errors and end of stream are left for the reader to
-// find.
+// with s.mu held; end of stream is left for the reader to find, but an
+// error is recorded here, since the kernel reports it only once.
 func (s *socket) tryRead() {
 	r := s.raw
 	if r == nil || s.eolIn != nil {
@@ -123,6 +123,11 @@ func (s *socket) tryRead() {
 	r.rb, r.noWait = nil, false
 	if err != nil || r.rerr != nil || n <= 0 {
 		s.releaseBuf()
+		if err == nil && r.rerr != nil {
+			// The kernel reports a reset (or other socket error) to one
+			// read only: the reader would find a clean end of stream.
+			s.endInput(os.NewSyscallError("read", r.rerr))
+		}
 		return
 	}
 	s.buf = s.buf[:len(s.buf)+n]

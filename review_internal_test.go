@@ -1,0 +1,110 @@
+package lcsock
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// With LendReadData, a buffer that fills while part of it is lent and a
+// large read is pending must not be replaced by one twice its size each
+// time: the lent bytes stay behind, so the new buffer needs room only for
+// the unread bytes. Otherwise the read buffer of a busy socket doubles
+// without bound, far past MaxReadBuffer.
+func TestReviewLendBufferGrowth(t *testing.T) {
+	reg, err := NewRegistry(Config{LendReadData: true, Dispatch: DispatchPumped})
+	require.NoError(t, err)
+	defer reg.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	id := ln.Addr().String()
+	require.NoError(t, reg.Open(id, nil))
+	c, err := ln.Accept()
+	require.NoError(t, err)
+	defer c.Close()
+
+	const size, reads = 200_000, 100
+	got := 0
+	h := HandlerFunc(func(ev Event) { got += len(ev.Data) })
+	for range reads {
+		require.NoError(t, reg.ReadWithMessage(id, For(size, Chars), h, "chunk"))
+	}
+	go c.Write(make([]byte, size*reads+1))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// A blocking read behind them completes once every async read has.
+	_, err = reg.Read(ctx, id, For(1, Chars))
+	require.NoError(t, err)
+
+	s, err := reg.lookup("test", id)
+	require.NoError(t, err)
+	s.mu.Lock()
+	biggest := cap(s.buf)
+	for b := range s.oldLoans {
+		biggest = max(biggest, cap(*b))
+	}
+	s.mu.Unlock()
+	for got < size*reads {
+		_, err := reg.Dispatch(ctx)
+		require.NoError(t, err)
+	}
+	limit := 2 * (reg.cfg.MaxReadBuffer + readChunkMax)
+	require.LessOrEqual(t, biggest, limit, "read buffer of %d bytes (MaxReadBuffer %d)", biggest, reg.cfg.MaxReadBuffer)
+}
+
+// The same in the default serial mode, with one handler at a time: the
+// handler asks for the next chunk, then reads a byte with a blocking Read,
+// which returns only once that next chunk has arrived while the handler's
+// own data is still lent. The buffer must stay within its limit.
+func TestReviewLendBufferGrowthSerial(t *testing.T) {
+	reg, err := NewRegistry(Config{LendReadData: true})
+	require.NoError(t, err)
+	defer reg.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	id := ln.Addr().String()
+	require.NoError(t, reg.Open(id, nil))
+	c, err := ln.Accept()
+	require.NoError(t, err)
+	defer c.Close()
+	s, err := reg.lookup("test", id)
+	require.NoError(t, err)
+
+	const size, rounds = 200_000, 60
+	biggest, n := 0, 0
+	done := make(chan error, 1)
+	var h Handler
+	h = HandlerFunc(func(ev Event) {
+		s.mu.Lock()
+		biggest = max(biggest, cap(s.buf))
+		s.mu.Unlock()
+		if n++; n == rounds || ev.Err != nil {
+			done <- ev.Err
+			return
+		}
+		if err := reg.ReadWithMessage(id, For(size, Chars), h, "chunk"); err != nil {
+			done <- err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := reg.Read(ctx, id, For(1, Chars)); err != nil {
+			done <- err
+		}
+	})
+	require.NoError(t, reg.ReadWithMessage(id, For(size, Chars), h, "chunk"))
+	go c.Write(make([]byte, (size+1)*rounds))
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("stuck")
+	}
+	limit := 2 * (reg.cfg.MaxReadBuffer + readChunkMax)
+	require.LessOrEqual(t, biggest, limit, "read buffer of %d bytes (MaxReadBuffer %d)", biggest, reg.cfg.MaxReadBuffer)
+}

@@ -1,0 +1,101 @@
+package lcsock_test
+
+import (
+	"net"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lcsock/lcsock"
+	"github.com/lcsock/lcsock/lcsocktest"
+	"github.com/stretchr/testify/require"
+)
+
+// A connection the client resets while it waits in the backlog must end
+// with socketError (connection reset), not socketClosed: the reset is
+// reported by the first read only, which tryRead (in adopt) makes.
+func TestReviewAcceptResetBeforeAccept(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	port, err := reg.Accept(0, nil, "onConn", lcsock.MaxConnections(1))
+	require.NoError(t, err)
+	c1, err := net.Dial("tcp", "127.0.0.1:"+itoa(port))
+	require.NoError(t, err)
+	defer c1.Close()
+	first := rec.WaitFor(t, lcsock.EventAccepted, "", wait).Socket
+	// The second connection waits in the backlog (the listener is at its
+	// limit) and is reset there.
+	c2, err := net.Dial("tcp", "127.0.0.1:"+itoa(port))
+	require.NoError(t, err)
+	second := c2.LocalAddr().String()
+	require.NoError(t, c2.(*net.TCPConn).SetLinger(0))
+	require.NoError(t, c2.Close())
+	require.NoError(t, reg.CloseSocket(first)) // frees the slot: the second is accepted
+	rec.WaitFor(t, lcsock.EventAccepted, second, wait)
+	ev, ok := rec.Next(lcsock.EventError, second, wait)
+	require.True(t, ok, "want socketError for the reset connection; events: %v", rec.Events())
+	require.ErrorIs(t, ev.Err, syscall.ECONNRESET)
+	require.Zero(t, rec.Count(lcsock.EventClosed, second))
+}
+
+// A Conn whose deadline was never set must not report
+// os.ErrDeadlineExceeded: here the socket's TLS handshake times out
+// (HandshakeTimeout), which is the socket failing, not the Conn's deadline.
+func TestReviewConnHandshakeTimeoutIsNotDeadline(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	p := newPeer(t)
+	id := p.id("")
+	require.NoError(t, reg.OpenSecure(id, nil, lcsock.Verify(false), lcsock.HandshakeTimeout(50*time.Millisecond)))
+	c, err := reg.Conn(id)
+	require.NoError(t, err)
+	_ = p.accept() // never answers the ClientHello
+	_, err = c.Read(make([]byte, 10))
+	require.Error(t, err)
+	require.NotErrorIs(t, err, os.ErrDeadlineExceeded, "no deadline was set on the Conn: %v", err)
+	require.ErrorIs(t, err, lcsock.ErrHandshake)
+	rec.WaitFor(t, lcsock.EventError, id, wait)
+}
+
+// nilAddrConn is a connection that knows no remote address, as some
+// wrappers and mocks do.
+type nilAddrConn struct{ net.Conn }
+
+func (nilAddrConn) RemoteAddr() net.Addr { return nil }
+
+// Adopt without an ID of a connection with no remote address is an
+// error (ErrBadID), not a panic.
+func TestReviewAdoptNilRemoteAddr(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{})
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	_, err := reg.Adopt("", nilAddrConn{a}, nil)
+	require.ErrorIs(t, err, lcsock.ErrBadID)
+}
+
+// With LendReadData, a read whose handler is nil (and no Config.Handler)
+// has its event dropped, as without lending; it must not be dispatched
+// to a nil handler, whose panic would take the socket down.
+func TestReviewLendNilHandler(t *testing.T) {
+	reg, err := lcsock.NewRegistry(lcsock.Config{LendReadData: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { reg.Close() })
+	owner := &lcsocktest.Recorder{}
+	p := newPeer(t)
+	id := p.id("")
+	require.NoError(t, reg.Open(id, owner, lcsock.WithMessage("connected")))
+	c := p.accept()
+	owner.WaitFor(t, lcsock.EventConnected, id, wait)
+	require.NoError(t, reg.ReadWithMessage(id, lcsock.For(5, lcsock.Chars), nil, "dropped"))
+	_, err = c.Write([]byte("hello world"))
+	require.NoError(t, err)
+	got, err := reg.Read(ctxWait(t), id, lcsock.For(6, lcsock.Chars))
+	require.NoError(t, err)
+	require.Equal(t, " world", string(got))
+	// Flush the dispatcher: a write event queued now comes after the
+	// dropped read's.
+	require.NoError(t, reg.WriteWithMessage(id, []byte("x"), owner, "sent"))
+	owner.WaitFor(t, lcsock.EventWritten, id, wait)
+	require.Zero(t, owner.Count(lcsock.EventError, id), "events: %v", owner.Events())
+	require.Equal(t, []string{id}, reg.OpenSockets())
+}
