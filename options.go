@@ -10,12 +10,12 @@ import (
 // it takes; giving it another is an error.
 type Option struct {
 	name  string
-	verbs uint8 // verbs that take it
+	verbs uint16 // verbs that take it
 	apply func(*options) error
 }
 
 const (
-	verbOpen uint8 = 1 << iota
+	verbOpen uint16 = 1 << iota
 	verbOpenSecure
 	verbSecure
 	verbAccept
@@ -131,7 +131,7 @@ func buildOptions(verb, id string, opts []Option) (options, error) {
 	return o, nil
 }
 
-var verbBits = map[string]uint8{
+var verbBits = map[string]uint16{
 	"open":         verbOpen,
 	"opensecure":   verbOpenSecure,
 	"secure":       verbSecure,
