@@ -75,7 +75,9 @@ func (r *Registry) accept(port int, h Handler, message string, o options, tlsCfg
 		ln.Close()
 		return 0, err
 	}
-	r.debug("lcsock: listening", "port", port, "interface", host, "tls", tlsCfg != nil)
+	if r.debugging() {
+		r.debug("lcsock: listening", "port", port, "interface", host, "tls", tlsCfg != nil)
+	}
 	go s.acceptLoop()
 	return port, nil
 }
@@ -135,7 +137,9 @@ func (s *socket) secureAdopt(conn net.Conn) {
 	defer s.reg.wg.Done()
 	tc := tls.Server(conn, s.listener.tlsCfg)
 	if err := handshake(s.reg.ctx, tc, s.opts.tls.handshake); err != nil {
-		s.reg.debug("lcsock: secure accept failed", "port", s.listener.port, "remote", conn.RemoteAddr(), "err", err)
+		if s.reg.debugging() {
+			s.reg.debug("lcsock: secure accept failed", "port", s.listener.port, "remote", conn.RemoteAddr(), "err", err)
+		}
 		conn.Close()
 		if s.listener.slots != nil {
 			<-s.listener.slots
@@ -191,6 +195,9 @@ func (r *Registry) adopt(conn net.Conn, lsock *socket) {
 	// The accept event belongs to the new socket: a panicking handler
 	// takes down that socket, not the listener.
 	s.post(lsock.owner, Event{Kind: EventAccepted, Name: l.message, Socket: s.id, Listener: lsock.id})
+	if r.debugging() {
+		r.debug("lcsock: accepted", "socket", s.id, "listener", lsock.id)
+	}
 	s.connected(conn)
 	s.tryRead()
 	go func() {

@@ -349,7 +349,9 @@ func (r *Registry) Adopt(id string, conn net.Conn, h Handler, opts ...Option) (s
 		s.id = addr.String() + "|" + strconv.Itoa(n)
 		s.key = idKey(s.id)
 	}
-	r.debug("lcsock: adopted", "socket", s.id, "remote", conn.RemoteAddr())
+	if r.debugging() {
+		r.debug("lcsock: adopted", "socket", s.id, "remote", conn.RemoteAddr())
+	}
 	s.connected(conn)
 	go func() {
 		defer r.wg.Done()

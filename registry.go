@@ -300,6 +300,9 @@ func (r *Registry) CloseSocket(id string) error {
 		return err
 	}
 	r.remove(s)
+	if r.debugging() {
+		r.debug("lcsock: closing", "socket", s.id)
+	}
 	if !s.closeLocal() {
 		// It finished (socketClosed or socketError) as we looked it up.
 		return &OpError{Op: "close", Socket: id, Err: ErrSocketNotOpen}
@@ -428,8 +431,15 @@ func (r *Registry) handlerPanicked(p pending, v any) {
 	s.fail(&OpError{Op: "handler", Socket: s.id, Err: fmt.Errorf("%w: %v", ErrHandlerPanic, v)})
 }
 
+// debugging reports whether Config.Logger takes debug records. Callers
+// check it first, so that without a logger no record's arguments are
+// even built.
+func (r *Registry) debugging() bool {
+	l := r.cfg.Logger
+	return l != nil && l.Enabled(context.Background(), slog.LevelDebug)
+}
+
+// debug logs a state change; call it only when debugging() is true.
 func (r *Registry) debug(msg string, args ...any) {
-	if l := r.cfg.Logger; l != nil {
-		l.Debug(msg, args...)
-	}
+	r.cfg.Logger.Debug(msg, args...)
 }

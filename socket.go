@@ -211,7 +211,9 @@ func (r *Registry) open(verb, id string, h Handler, opts []Option) error {
 		cancel()
 		return err
 	}
-	r.debug("lcsock: opening", "socket", id)
+	if r.debugging() {
+		r.debug("lcsock: opening", "socket", id)
+	}
 	s.mu.Lock()
 	s.armTimer(now.Add(s.openIv))
 	s.mu.Unlock()
@@ -348,7 +350,9 @@ func (s *socket) connected(conn net.Conn) {
 	if s.opts.message != "" {
 		s.post(s.owner, Event{Kind: EventConnected, Name: s.opts.message, Socket: s.id})
 	}
-	s.reg.debug("lcsock: connected", "socket", s.id, "remote", conn.RemoteAddr())
+	if s.reg.debugging() {
+		s.reg.debug("lcsock: connected", "socket", s.id, "remote", conn.RemoteAddr())
+	}
 	if len(s.reads) > 0 {
 		s.readMark = now
 	}
@@ -936,7 +940,9 @@ func (s *socket) finish() {
 		s.finalPosted = true
 		s.post(s.owner, Event{Kind: EventError, Name: "socketError", Socket: s.id, Err: s.rerr})
 	}
-	s.reg.debug("lcsock: finished", "socket", s.id, "err", s.rerr)
+	if s.reg.debugging() {
+		s.reg.debug("lcsock: finished", "socket", s.id, "err", s.rerr)
+	}
 }
 
 // failWaiters ends the blocking calls still waiting and drops the rest.
