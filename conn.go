@@ -321,7 +321,11 @@ func (r *Registry) Adopt(id string, conn net.Conn, h Handler, opts ...Option) (s
 	if err != nil {
 		return "", err
 	}
-	if tc, ok := conn.(*net.TCPConn); ok {
+	tcpConn := conn
+	if tc, ok := conn.(*tls.Conn); ok {
+		tcpConn = tc.NetConn()
+	}
+	if tc, ok := tcpConn.(*net.TCPConn); ok {
 		if err := applyTCPOptions(tc, o); err != nil {
 			return "", &OpError{Op: "adopt", Socket: id, Err: err}
 		}
@@ -381,6 +385,10 @@ func Buffered(data []byte) Option {
 		return nil
 	}}
 }
+
+// ErrCannotHalfClose: CloseWrite on an adopted connection that has no
+// CloseWrite method of its own (net.Pipe, say).
+var ErrCannotHalfClose = errors.New("the connection cannot close its write side alone")
 
 // applyTCPOptions applies KeepAlive and NoDelay to an adopted connection.
 func applyTCPOptions(tc *net.TCPConn, o options) error {

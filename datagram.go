@@ -177,6 +177,12 @@ func (s *socket) receive(uc *net.UDPConn) {
 		}
 		d := datagram{from: from, data: append([]byte(nil), buf[:n]...)}
 		s.mu.Lock()
+		if s.state != stateOpen {
+			// Closed while this datagram was being read: drop it, and
+			// make no pseudo-socket for a listener that is gone.
+			s.mu.Unlock()
+			return
+		}
 		s.bytesIn += uint64(n)
 		target := s
 		if s.dg.listen {

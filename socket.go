@@ -1447,7 +1447,8 @@ func (s *socket) writeNow(data []byte) (int, error) {
 
 // CloseWrite half-closes the connection once the writes already queued
 // are sent: the peer reads end of stream, while this side can still read.
-// Later writes fail with ErrClosed. Not in LiveCode.
+// Later writes fail with ErrClosed. An adopted connection that cannot
+// half-close (net.Pipe) gives ErrCannotHalfClose. Not in LiveCode.
 func (r *Registry) CloseWrite(id string) error {
 	s, err := r.lookupConn("closewrite", id)
 	if err != nil {
@@ -1463,6 +1464,11 @@ func (r *Registry) CloseWrite(id string) error {
 func (s *socket) closeWrite() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.conn.(interface{ CloseWrite() error }); s.conn != nil && !ok {
+		// An adopted connection without a write side of its own
+		// (net.Pipe): the peer would never see the end of stream.
+		return &OpError{Op: "closewrite", Socket: s.id, Err: ErrCannotHalfClose}
+	}
 	if err := s.addWrite(&writeReq{closeWrite: true, iv: s.reg.TimeoutInterval()}); err != nil {
 		return err
 	}

@@ -73,6 +73,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "lcsock: %v\n", err)
 		return 2
 	}
+	if *timeout < 0 {
+		fmt.Fprintf(stderr, "lcsock: -timeout %v: must not be negative\n", *timeout)
+		return 2
+	}
 	delim, err := unquote(*until)
 	if err != nil {
 		fmt.Fprintf(stderr, "lcsock: -until: %v\n", err)

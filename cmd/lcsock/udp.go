@@ -12,14 +12,19 @@ import (
 
 // udpSend sends each line of stdin (without its line end) as a datagram
 // to id and prints the replies that arrive until a second after the last
-// line, or ctx ends.
+// line, or ctx ends. A socketError (the name does not resolve, the port
+// is unreachable) is its error.
 func udpSend(ctx context.Context, cfg lcsock.Config, id string, stdin io.Reader, stdout, stderr io.Writer) error {
+	failed := make(chan error, 1) // the socket's one socketError
 	cfg.Handler = lcsock.HandlerFunc(func(ev lcsock.Event) {
 		switch ev.Kind {
 		case lcsock.EventDatagram:
 			fmt.Fprintf(stdout, "%s\n", ev.Data)
 		case lcsock.EventError:
-			fmt.Fprintf(stderr, "lcsock: %s: %s\n", ev.Socket, lcsock.ErrorText(ev.Err))
+			select {
+			case failed <- ev.Err:
+			default:
+			}
 		}
 	})
 	reg, err := lcsock.NewRegistry(cfg)
@@ -34,7 +39,12 @@ func udpSend(ctx context.Context, cfg lcsock.Config, id string, stdin io.Reader,
 	sc.Buffer(make([]byte, 64<<10), 64<<10)
 	for sc.Scan() {
 		if _, err := reg.Write(ctx, id, sc.Bytes()); err != nil {
-			return err
+			select {
+			case ferr := <-failed: // why the socket is gone
+				return ferr
+			default:
+				return err
+			}
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -42,6 +52,8 @@ func udpSend(ctx context.Context, cfg lcsock.Config, id string, stdin io.Reader,
 	}
 	select { // replies may still be on their way
 	case <-time.After(time.Second):
+	case err := <-failed:
+		return err
 	case <-ctx.Done():
 	}
 	return nil

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"context"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// udp send to a port nobody listens on: the socketError (ICMP port
+// unreachable) is a failure, exit status 1, not 0.
+func TestReview2UDPSendRefused(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("relies on Linux reporting ICMP port unreachable on a connected UDP socket")
+	}
+	probe, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := probe.LocalAddr().(*net.UDPAddr).Port
+	probe.Close()
+	var out, errs syncBuffer
+	code := run(context.Background(), []string{"udp", "send", "127.0.0.1:" + strconv.Itoa(port)}, strings.NewReader("one\n"), &out, &errs)
+	require.Equal(t, 1, code, errs.String())
+	require.Contains(t, errs.String(), "refused")
+	require.Empty(t, out.String())
+}
+
+// A negative -timeout is bad input: status 2, like every other bad flag.
+func TestReview2NegativeTimeout(t *testing.T) {
+	var errs syncBuffer
+	code := run(context.Background(), []string{"connect", "-timeout", "-1s", "127.0.0.1:1"}, strings.NewReader(""), &errs, &errs)
+	require.Equal(t, 2, code, errs.String())
+}
