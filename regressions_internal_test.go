@@ -14,7 +14,7 @@ import (
 // time: the lent bytes stay behind, so the new buffer needs room only for
 // the unread bytes. Otherwise the read buffer of a busy socket doubles
 // without bound, far past MaxReadBuffer.
-func TestReviewLendBufferGrowth(t *testing.T) {
+func TestLendBufferGrowth(t *testing.T) {
 	reg, err := NewRegistry(Config{LendReadData: true, Dispatch: DispatchPumped})
 	require.NoError(t, err)
 	defer reg.Close()
@@ -60,7 +60,7 @@ func TestReviewLendBufferGrowth(t *testing.T) {
 // handler asks for the next chunk, then reads a byte with a blocking Read,
 // which returns only once that next chunk has arrived while the handler's
 // own data is still lent. The buffer must stay within its limit.
-func TestReviewLendBufferGrowthSerial(t *testing.T) {
+func TestLendBufferGrowthSerial(t *testing.T) {
 	reg, err := NewRegistry(Config{LendReadData: true})
 	require.NoError(t, err)
 	defer reg.Close()

@@ -15,7 +15,7 @@ import (
 // A connection the client resets while it waits in the backlog must end
 // with socketError (connection reset), not socketClosed: the reset is
 // reported by the first read only, which tryRead (in adopt) makes.
-func TestReviewAcceptResetBeforeAccept(t *testing.T) {
+func TestAcceptResetBeforeAccept(t *testing.T) {
 	reg, rec := newReg(t, lcsock.Config{})
 	port, err := reg.Accept(0, nil, "onConn", lcsock.MaxConnections(1))
 	require.NoError(t, err)
@@ -41,7 +41,7 @@ func TestReviewAcceptResetBeforeAccept(t *testing.T) {
 // A Conn whose deadline was never set must not report
 // os.ErrDeadlineExceeded: here the socket's TLS handshake times out
 // (HandshakeTimeout), which is the socket failing, not the Conn's deadline.
-func TestReviewConnHandshakeTimeoutIsNotDeadline(t *testing.T) {
+func TestConnHandshakeTimeoutIsNotDeadline(t *testing.T) {
 	reg, rec := newReg(t, lcsock.Config{})
 	p := newPeer(t)
 	id := p.id("")
@@ -64,7 +64,7 @@ func (nilAddrConn) RemoteAddr() net.Addr { return nil }
 
 // Adopt without an ID of a connection with no remote address is an
 // error (ErrBadID), not a panic.
-func TestReviewAdoptNilRemoteAddr(t *testing.T) {
+func TestAdoptNilRemoteAddr(t *testing.T) {
 	reg, _ := newReg(t, lcsock.Config{})
 	a, b := net.Pipe()
 	defer a.Close()
@@ -76,7 +76,7 @@ func TestReviewAdoptNilRemoteAddr(t *testing.T) {
 // With LendReadData, a read whose handler is nil (and no Config.Handler)
 // has its event dropped, as without lending; it must not be dispatched
 // to a nil handler, whose panic would take the socket down.
-func TestReviewLendNilHandler(t *testing.T) {
+func TestLendNilHandler(t *testing.T) {
 	reg, err := lcsock.NewRegistry(lcsock.Config{LendReadData: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { reg.Close() })

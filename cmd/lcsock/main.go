@@ -54,6 +54,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	verb, rest := args[0], args[1:]
+	if verb == "-h" || verb == "-help" || verb == "--help" || verb == "help" {
+		fmt.Fprint(stderr, usage)
+		return 0
+	}
 	if verb == "udp" && len(rest) > 0 { // "udp send" and "udp listen" take flags after the sub-verb
 		verb, rest = "udp "+rest[0], rest[1:]
 	}
@@ -69,7 +73,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.StringVar(&sec.ca, "ca", "", "")
 	fs.StringVar(&sec.cert, "cert", "", "")
 	fs.StringVar(&sec.key, "key", "", "")
-	if err := fs.Parse(rest); err != nil {
+	if err := fs.Parse(rest); errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stderr, usage)
+		return 0
+	} else if err != nil {
 		fmt.Fprintf(stderr, "lcsock: %v\n", err)
 		return 2
 	}

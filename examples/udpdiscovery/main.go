@@ -118,16 +118,28 @@ func respond(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 
 	var reg *lcsock.Registry
+	// Each sender gets a socket in OpenSockets. Forget a sender once it
+	// has been quiet for a while, not right after answering: datagrams it
+	// sent meanwhile are already queued as events naming that socket, and
+	// their answers would find it closed.
+	lastHeard := make(map[string]time.Time) // handlers run one at a time: no lock
 	h := lcsock.HandlerFunc(func(ev lcsock.Event) {
 		if ev.Kind != lcsock.EventDatagram { // gotQuestion sender, data, port
 			return
+		}
+		now := time.Now()
+		lastHeard[ev.Socket] = now
+		for id, t := range lastHeard {
+			if now.Sub(t) > forgetAfter {
+				reg.CloseSocket(id) // the listener stays open
+				delete(lastHeard, id)
+			}
 		}
 		if strings.TrimSpace(string(ev.Data)) == "WHO?" {
 			fmt.Fprintf(stderr, "udpdiscovery: %s asked\n", ev.Socket)
 			answer := "HERE " + *name + " " + ev.Listener            // the listener's port
 			reg.WriteWithMessage(ev.Socket, []byte(answer), nil, "") // one datagram, sent at once
 		}
-		reg.CloseSocket(ev.Socket) // forget the sender; the listener stays open
 	})
 	reg, err := lcsock.NewRegistry(lcsock.Config{Handler: h})
 	if err != nil {
@@ -228,6 +240,9 @@ func seek(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	return nil
 }
+
+// forgetAfter is how long respond keeps the socket of a quiet sender.
+const forgetAfter = 10 * time.Second
 
 // parseAnswer parses "HERE name port".
 func parseAnswer(s string) (name, port string, ok bool) {

@@ -16,7 +16,7 @@ import (
 
 // CloseWrite on an adopted connection that cannot half-close (net.Pipe)
 // must not report success while the peer never sees the end of stream.
-func TestReview2AdoptPipeCloseWrite(t *testing.T) {
+func TestAdoptPipeCloseWrite(t *testing.T) {
 	reg, _ := newReg(t, lcsock.Config{})
 	a, b := net.Pipe()
 	defer b.Close()
@@ -33,7 +33,7 @@ func TestReview2AdoptPipeCloseWrite(t *testing.T) {
 }
 
 // Same through the net.Conn view.
-func TestReview2ConnPipeCloseWrite(t *testing.T) {
+func TestConnPipeCloseWrite(t *testing.T) {
 	reg, _ := newReg(t, lcsock.Config{})
 	a, b := net.Pipe()
 	defer b.Close()
@@ -52,7 +52,7 @@ func TestReview2ConnPipeCloseWrite(t *testing.T) {
 
 // Buffered bytes with InputEOL: a CR at the end of the buffered bytes and
 // the LF that starts the stream are one line end.
-func TestReview2AdoptBufferedInputEOL(t *testing.T) {
+func TestAdoptBufferedInputEOL(t *testing.T) {
 	reg, _ := newReg(t, lcsock.Config{})
 	a, b := net.Pipe()
 	defer b.Close()
@@ -66,7 +66,7 @@ func TestReview2AdoptBufferedInputEOL(t *testing.T) {
 
 // A net.Conn view of a socket upgraded with Secure: a Read blocked
 // before the upgrade and a Write made during it use the TLS stream.
-func TestReview2ConnDuringSecure(t *testing.T) {
+func TestConnDuringSecure(t *testing.T) {
 	ca := lcsocktest.NewCA(t)
 	certPEM, keyPEM := ca.Issue(t, "localhost")
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
@@ -126,7 +126,7 @@ func TestReview2ConnDuringSecure(t *testing.T) {
 // A blocking datagram Write given up while the name resolves is never
 // sent; one closed meanwhile fails with ErrClosed; the order of the
 // others is kept.
-func TestReview2DatagramBlockingWriteGivenUp(t *testing.T) {
+func TestDatagramBlockingWriteGivenUp(t *testing.T) {
 	dns := newFakeDNS(t)
 	reg, _ := newReg(t, lcsock.Config{Resolver: dns.resolver()})
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")

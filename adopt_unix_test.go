@@ -14,7 +14,7 @@ import (
 
 // KeepAlive and NoDelay, documented options of Adopt, apply to an adopted
 // *tls.Conn's TCP connection too.
-func TestReview2AdoptTLSOptions(t *testing.T) {
+func TestAdoptTLSOptions(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()

@@ -13,7 +13,7 @@ import (
 
 // udp send to a port nobody listens on: the socketError (ICMP port
 // unreachable) is a failure, exit status 1, not 0.
-func TestReview2UDPSendRefused(t *testing.T) {
+func TestUDPSendRefused(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("relies on Linux reporting ICMP port unreachable on a connected UDP socket")
 	}
@@ -29,8 +29,19 @@ func TestReview2UDPSendRefused(t *testing.T) {
 }
 
 // A negative -timeout is bad input: status 2, like every other bad flag.
-func TestReview2NegativeTimeout(t *testing.T) {
+func TestNegativeTimeout(t *testing.T) {
 	var errs syncBuffer
 	code := run(context.Background(), []string{"connect", "-timeout", "-1s", "127.0.0.1:1"}, strings.NewReader(""), &errs, &errs)
 	require.Equal(t, 2, code, errs.String())
+}
+
+// -h, alone or after a verb, prints the usage to stderr and succeeds.
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"help"}, {"connect", "-h"}, {"udp", "listen", "-h"}} {
+		var out, errs syncBuffer
+		code := run(context.Background(), args, strings.NewReader(""), &out, &errs)
+		require.Equal(t, 0, code, args)
+		require.Contains(t, errs.String(), "usage:", args)
+		require.Empty(t, out.String(), args)
+	}
 }
