@@ -126,7 +126,7 @@ func TestConnDuringSecure(t *testing.T) {
 // A blocking datagram Write given up while the name resolves is never
 // sent; one closed meanwhile fails with ErrClosed; the order of the
 // others is kept.
-func TestDatagramBlockingWriteGivenUp(t *testing.T) {
+func TestCase78BlockingWriteGivenUp(t *testing.T) {
 	dns := newFakeDNS(t)
 	reg, _ := newReg(t, lcsock.Config{Resolver: dns.resolver()})
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")

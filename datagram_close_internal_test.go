@@ -12,7 +12,7 @@ import (
 // A datagram that the listener's receiver read just before CloseSocket
 // took the listener must not make a new pseudo-socket afterwards: it
 // would stay in OpenSockets for good, bound to a closed connection.
-func TestDatagramListenerCloseLeaksPseudoSocket(t *testing.T) {
+func TestCase73ListenerCloseLeavesNoPseudoSocket(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		reg, err := NewRegistry(Config{Handler: HandlerFunc(func(Event) {})})
 		require.NoError(t, err)

@@ -339,7 +339,7 @@ func loopbackName(t *testing.T) string {
 // connection from the same port number) gets the socket "ip:port|1", and
 // its datagram events name that socket, so that a reply to ev.Socket goes
 // to the sender and not to the TCP connection.
-func TestDatagramSenderIDTaken(t *testing.T) {
+func TestCase73DatagramSenderIDTaken(t *testing.T) {
 	reg, rec := newReg(t, lcsock.Config{})
 	tport, err := reg.Accept(0, nil, "acc")
 	require.NoError(t, err)
@@ -377,7 +377,7 @@ func TestDatagramSenderIDTaken(t *testing.T) {
 // port and send from that same port. The answers come back to the port
 // from any address, so they reach the listener, not the socket opened
 // to the broadcast address.
-func TestDatagramFromListenerPort(t *testing.T) {
+func TestCase80DatagramFromListenerPort(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("Windows shares the port through From alone; tested on unix")
 	}
@@ -403,7 +403,7 @@ func TestDatagramFromListenerPort(t *testing.T) {
 // A blocking Write on a datagram socket that is still resolving waits for
 // the name: it sends once the name resolves, and fails when it does not
 // — the datagram is never reported sent and then dropped.
-func TestDatagramBlockingWriteWhileResolving(t *testing.T) {
+func TestCase78BlockingWriteWhileResolving(t *testing.T) {
 	dns := newFakeDNS(t)
 	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")

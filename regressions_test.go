@@ -15,7 +15,7 @@ import (
 // A connection the client resets while it waits in the backlog must end
 // with socketError (connection reset), not socketClosed: the reset is
 // reported by the first read only, which tryRead (in adopt) makes.
-func TestAcceptResetBeforeAccept(t *testing.T) {
+func TestCase25AcceptResetBeforeAccept(t *testing.T) {
 	reg, rec := newReg(t, lcsock.Config{})
 	port, err := reg.Accept(0, nil, "onConn", lcsock.MaxConnections(1))
 	require.NoError(t, err)
