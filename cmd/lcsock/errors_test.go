@@ -45,3 +45,19 @@ func TestHelp(t *testing.T) {
 		require.Empty(t, out.String(), args)
 	}
 }
+
+// A flag the verb does not take is bad input, not silently ignored.
+func TestMisplacedFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"connect", "-cert", "c.pem", "-key", "k.pem", "127.0.0.1:1"},
+		{"listen", "-tls", "0"},
+		{"udp", "send", "-echo", "127.0.0.1:1"},
+		{"demo", "-until", "x"},
+	} {
+		var out, errs syncBuffer
+		code := run(context.Background(), args, strings.NewReader(""), &out, &errs)
+		require.Equal(t, 2, code, args)
+		require.Contains(t, errs.String(), "does not take", args)
+		require.Equal(t, 1, strings.Count(errs.String(), "\n"), "one line: %q", errs.String())
+	}
+}

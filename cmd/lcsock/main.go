@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lcsock/lcsock"
@@ -45,6 +46,15 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// verbFlags lists the flags each verb takes; another is an error.
+var verbFlags = map[string]string{
+	"demo":       "",
+	"connect":    "until timeout tls verify-host insecure ca",
+	"listen":     "until echo timeout cert key",
+	"udp send":   "timeout",
+	"udp listen": "echo timeout",
 }
 
 // run is the command with its streams, for tests.
@@ -78,6 +88,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	} else if err != nil {
 		fmt.Fprintf(stderr, "lcsock: %v\n", err)
+		return 2
+	}
+	var misplaced []string
+	fs.Visit(func(f *flag.Flag) {
+		if !strings.Contains(" "+verbFlags[verb]+" ", " "+f.Name+" ") {
+			misplaced = append(misplaced, "-"+f.Name)
+		}
+	})
+	if len(misplaced) > 0 {
+		fmt.Fprintf(stderr, "lcsock: %s does not take %s\n", verb, strings.Join(misplaced, ", "))
 		return 2
 	}
 	if *timeout < 0 {
