@@ -145,14 +145,9 @@ func TestConnEOFAfterBufferedInput(t *testing.T) {
 
 func TestConnDeadlineLeavesDataBuffered(t *testing.T) {
 	reg, _ := newReg(t, lcsock.Config{})
-	p := newPeer(t)
-	id := p.id("")
-	require.NoError(t, reg.Open(id, nil))
-	peer := p.accept()
-	c, err := reg.Conn(id)
-	require.NoError(t, err)
+	id, peer, c := openConnView(t, reg)
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(20*time.Millisecond)))
-	_, err = c.Read(make([]byte, 4))
+	_, err := c.Read(make([]byte, 4))
 	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 	var ne net.Error
 	require.ErrorAs(t, err, &ne)
@@ -169,12 +164,7 @@ func TestConnNoTimeoutInterval(t *testing.T) {
 	// A Conn read waits past the registry's timeout interval: net.Conn
 	// has deadlines, not LiveCode's socketTimeoutInterval.
 	reg, _ := newReg(t, lcsock.Config{TimeoutInterval: 5 * time.Millisecond})
-	p := newPeer(t)
-	id := p.id("")
-	require.NoError(t, reg.Open(id, nil))
-	peer := p.accept()
-	c, err := reg.Conn(id)
-	require.NoError(t, err)
+	id, peer, c := openConnView(t, reg)
 	got := make(chan string, 1)
 	go func() {
 		b := make([]byte, 16)
@@ -187,7 +177,7 @@ func TestConnNoTimeoutInterval(t *testing.T) {
 	}()
 	// Make sure several intervals pass before the data comes: a read
 	// through the registry times out meanwhile.
-	_, err = reg.Read(context.Background(), id, lcsock.For(1, lcsock.Chars))
+	_, err := reg.Read(context.Background(), id, lcsock.For(1, lcsock.Chars))
 	require.ErrorIs(t, err, lcsock.ErrTimeout)
 	_, err = peer.Write([]byte("late"))
 	require.NoError(t, err)
@@ -365,13 +355,8 @@ func TestAdoptTLS(t *testing.T) {
 
 func TestConnCloseWrite(t *testing.T) {
 	reg, _ := newReg(t, lcsock.Config{})
-	p := newPeer(t)
-	id := p.id("")
-	require.NoError(t, reg.Open(id, nil))
-	peer := p.accept()
-	c, err := reg.Conn(id)
-	require.NoError(t, err)
-	_, err = c.Write([]byte("request"))
+	_, peer, c := openConnView(t, reg)
+	_, err := c.Write([]byte("request"))
 	require.NoError(t, err)
 	require.NoError(t, c.CloseWrite())
 	_, err = c.Write([]byte("more"))
@@ -386,4 +371,17 @@ func TestConnCloseWrite(t *testing.T) {
 	got, err = io.ReadAll(c)
 	require.NoError(t, err)
 	require.Equal(t, "response", string(got))
+}
+
+// openConnView opens a socket of reg to a plain net peer and returns its
+// ID, the peer's end and the socket's Conn view.
+func openConnView(t *testing.T, reg *lcsock.Registry) (string, net.Conn, *lcsock.Conn) {
+	t.Helper()
+	p := newPeer(t)
+	id := p.id("")
+	require.NoError(t, reg.Open(id, nil))
+	peer := p.accept()
+	c, err := reg.Conn(id)
+	require.NoError(t, err)
+	return id, peer, c
 }

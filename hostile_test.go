@@ -91,3 +91,39 @@ func TestHostileTinyDatagrams(t *testing.T) {
 		}
 	}
 }
+
+// With no read pending, a socket keeps at most one read chunk (64 KiB)
+// of input; the rest waits in the kernel and is all there, in order, for
+// the read that comes later (README: "Input waits in the kernel").
+func TestInputWaitsInKernelWithoutReads(t *testing.T) {
+	p := newPeer(t)
+	reg, rec := newReg(t, lcsock.Config{})
+	id := p.id("")
+	c := openConnected(t, reg, rec, p, id)
+	want := randomStream(1<<20, 7)
+	sent := make(chan error, 1)
+	go func() {
+		_, err := c.Write(want)
+		sent <- err
+	}()
+	require.Eventually(t, func() bool {
+		st, err := reg.Stats(id)
+		return err == nil && st.Buffered >= 64<<10
+	}, wait, time.Millisecond)
+	st, err := reg.Stats(id)
+	require.NoError(t, err)
+	require.Equal(t, 64<<10, st.Buffered, "no read pending: one chunk, no more")
+	got, err := reg.Read(ctxWait(t), id, lcsock.For(len(want), lcsock.Chars))
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	require.NoError(t, <-sent)
+}
+
+// Dispatch belongs to pumped registries; a serial one says so with a
+// sentinel an embedding host can test for.
+func TestDispatchNeedsPumped(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{})
+	require.Equal(t, lcsock.DispatchSerial, reg.DispatchMode())
+	_, err := reg.Dispatch(ctxWait(t))
+	require.ErrorIs(t, err, lcsock.ErrNotPumped)
+}
