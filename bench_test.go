@@ -405,13 +405,15 @@ func BenchmarkBulk(b *testing.B) {
 	}
 	lcsockSink := func(b *testing.B, total int64, f *failure, done chan struct{}, lend bool) int {
 		srv := newBenchReg(b, lcsock.Config{LendReadData: lend})
-		var got int64
+		var got, events int64
+		b.Cleanup(func() { b.ReportMetric(float64(events)/float64(b.N), "events/op") })
 		var h lcsock.Handler
 		h = lcsock.HandlerFunc(func(ev lcsock.Event) {
 			switch ev.Kind {
 			case lcsock.EventAccepted:
 				srv.ReadWithMessage(ev.Socket, lcsock.Available(), h, "data")
 			case lcsock.EventRead:
+				events++
 				got += int64(len(ev.Data))
 				if got >= total {
 					close(done)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"math/rand/v2"
+	"net"
 	"testing"
 	"time"
 
@@ -113,4 +114,86 @@ func TestLendReadDataWhileQueued(t *testing.T) {
 	rest, err := reg.Read(ctx, id, lcsock.For(200_000, lcsock.Chars))
 	require.NoError(t, err)
 	require.Equal(t, want[reads*4096:], rest)
+}
+
+// TestLargeReadsHandedOver: in the default mode a large read's Data is
+// handed over without a copy, in the array the reader goes on filling
+// past it. Handlers keep every Data and append to it; at the end of 8 MiB
+// each kept slice must still hold exactly the bytes it arrived with.
+func TestLargeReadsHandedOver(t *testing.T) {
+	want := randomStream(8<<20, 3)
+	specs := map[string]lcsock.ReadSpec{
+		"available": lcsock.Available(),
+		"for":       lcsock.For(40_000, lcsock.Chars),
+		"uint4s":    lcsock.For(6000, lcsock.UInt4),
+		"until":     lcsock.Until("\n"),
+	}
+	for name, spec := range specs {
+		t.Run(name, func(t *testing.T) {
+			reg, _ := newReg(t, lcsock.Config{})
+			p := newPeer(t)
+			id := p.id("give")
+			var kept [][]byte
+			var got int
+			done := make(chan error, 1)
+			var handler lcsock.Handler
+			handler = lcsock.HandlerFunc(func(ev lcsock.Event) {
+				kept = append(kept, ev.Data)
+				// The handler owns Data: growing it must not write over
+				// input that follows it in lcsock's buffer.
+				_ = append(ev.Data, bytes.Repeat([]byte{0xEE}, 100)...)
+				got += len(ev.Data)
+				if ev.EOF || got >= len(want) {
+					done <- ev.Err
+					return
+				}
+				if err := reg.ReadWithMessage(id, spec, handler, "data"); err != nil {
+					done <- err
+				}
+			})
+			require.NoError(t, reg.Open(id, nil))
+			require.NoError(t, reg.ReadWithMessage(id, spec, handler, "data"))
+			c := p.accept()
+			go writeUneven(c, want, 4)
+			select {
+			case <-done:
+			case <-time.After(4 * wait):
+				t.Fatalf("%d of %d bytes", got, len(want))
+			}
+			require.Equal(t, len(want), got)
+			require.True(t, bytes.Equal(want, bytes.Join(kept, nil)), "kept Data changed after its event")
+		})
+	}
+	t.Run("blocking", func(t *testing.T) {
+		reg, _ := newReg(t, lcsock.Config{})
+		p := newPeer(t)
+		id := p.id("give")
+		require.NoError(t, reg.Open(id, nil))
+		c := p.accept()
+		go writeUneven(c, want, 5)
+		var kept [][]byte
+		got := 0
+		for got < len(want) {
+			data, err := reg.Read(ctxWait(t), id, lcsock.For(50_000, lcsock.Chars))
+			kept = append(kept, data)
+			got += len(data)
+			if err != nil {
+				break
+			}
+		}
+		require.True(t, bytes.Equal(want, bytes.Join(kept, nil)), "kept Data changed after Read returned")
+	})
+}
+
+// writeUneven writes data to c in pieces of random size, then closes c.
+func writeUneven(c net.Conn, data []byte, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, seed))
+	for len(data) > 0 {
+		n := min(len(data), 1+r.IntN(100_000))
+		if _, err := c.Write(data[:n]); err != nil {
+			return
+		}
+		data = data[n:]
+	}
+	c.Close()
 }
