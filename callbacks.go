@@ -195,12 +195,13 @@ type dispatcher struct {
 	logger  *slog.Logger
 	onPanic func(p pending, v any)
 
-	mu     sync.Mutex
-	q      []pending
-	head   int // q[:head] were popped by pump
-	closed bool
-	wake   chan struct{} // capacity 1: "the queue may be non-empty"; closed by close
-	done   chan struct{} // closed when the serial goroutine exits
+	mu       sync.Mutex
+	q        []pending
+	head     int // q[:head] were popped by pump
+	closed   bool
+	isClosed atomic.Bool   // closed, for the loops' checks between events
+	wake     chan struct{} // capacity 1: "the queue may be non-empty"; closed by close
+	done     chan struct{} // closed when the serial goroutine exits
 
 	pumpSem   chan struct{} // one pumping goroutine at a time (capacity 1)
 	pumpOwner atomic.Uint64 // goroutine that holds pumpSem, for nested Dispatch
@@ -296,22 +297,16 @@ func (d *dispatcher) loop() {
 	for range d.wake {
 		batch = d.take(batch)
 		for i := range batch {
-			if d.isClosed() {
+			if d.isClosed.Load() {
 				return
 			}
 			d.call(batch[i])
 			batch[i] = pending{}
 		}
-		if d.isClosed() {
+		if d.isClosed.Load() {
 			return
 		}
 	}
-}
-
-func (d *dispatcher) isClosed() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.closed
 }
 
 func (d *dispatcher) call(p pending) {
@@ -365,7 +360,7 @@ func (d *dispatcher) pump(ctx context.Context, wait bool) (int, error) {
 	// Dispatch from a handler delivers the ones behind it.
 	n := 0
 	for {
-		if d.isClosed() {
+		if d.isClosed.Load() {
 			return n, ErrClosed
 		}
 		limit := d.queued.Load()
@@ -414,6 +409,7 @@ func (d *dispatcher) close() {
 		return
 	}
 	d.closed = true
+	d.isClosed.Store(true)
 	clear(d.q)
 	d.q = nil
 	close(d.wake) // ends the serial loop and wakes a goroutine blocked in Dispatch

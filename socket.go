@@ -1446,10 +1446,8 @@ func (s *socket) writeNow(data []byte) (int, error) {
 		return 0, nil
 	}
 	n, err := s.raw.write(data)
-	if n > 0 {
-		s.bytesOut += uint64(n)
-		s.writeMark = time.Now()
-	}
+	// No writeMark: nothing is queued, and addWrite sets it for what is.
+	s.bytesOut += uint64(n)
 	if err != nil {
 		werr := &OpError{Op: "write", Socket: s.id, Err: err}
 		s.fail(werr)
