@@ -40,47 +40,44 @@ func TestLendReadDataIntegrity(t *testing.T) {
 	}
 	for name, spec := range specs {
 		t.Run(name, func(t *testing.T) {
-			reg, _ := newReg(t, lcsock.Config{LendReadData: true})
-			p := newPeer(t)
-			id := p.id("lend")
 			h := sha256.New()
-			var got int
-			done := make(chan error, 1)
-			var handler lcsock.Handler
-			handler = lcsock.HandlerFunc(func(ev lcsock.Event) {
-				h.Write(ev.Data)
-				got += len(ev.Data)
-				if ev.EOF || got >= len(want) {
-					done <- ev.Err
-					return
-				}
-				if err := reg.ReadWithMessage(id, spec, handler, "data"); err != nil {
-					done <- err
-				}
-			})
-			require.NoError(t, reg.Open(id, nil))
-			require.NoError(t, reg.ReadWithMessage(id, spec, handler, "data"))
-			c := p.accept()
-			go func() {
-				r := rand.New(rand.NewPCG(2, 2))
-				for rest := want; len(rest) > 0; {
-					n := min(len(rest), 1+r.IntN(100_000))
-					if _, err := c.Write(rest[:n]); err != nil {
-						return
-					}
-					rest = rest[n:]
-				}
-				c.Close()
-			}()
-			select {
-			case <-done:
-			case <-time.After(4 * wait):
-				t.Fatalf("%d of %d bytes", got, len(want))
-			}
-			require.Equal(t, len(want), got)
+			streamReads(t, lcsock.Config{LendReadData: true}, spec, want, func(data []byte) { h.Write(data) })
 			require.Equal(t, sum[:], h.Sum(nil))
 		})
 	}
+}
+
+// streamReads writes want in uneven pieces from a plain peer to a socket
+// of a registry made with cfg that chains reads of spec, passing each
+// event's Data to each. It fails t unless all of want arrives.
+func streamReads(t *testing.T, cfg lcsock.Config, spec lcsock.ReadSpec, want []byte, each func(data []byte)) {
+	t.Helper()
+	reg, _ := newReg(t, cfg)
+	p := newPeer(t)
+	id := p.id("stream")
+	var got int
+	done := make(chan error, 1)
+	var handler lcsock.Handler
+	handler = lcsock.HandlerFunc(func(ev lcsock.Event) {
+		each(ev.Data)
+		got += len(ev.Data)
+		if ev.EOF || got >= len(want) {
+			done <- ev.Err
+			return
+		}
+		if err := reg.ReadWithMessage(id, spec, handler, "data"); err != nil {
+			done <- err
+		}
+	})
+	require.NoError(t, reg.Open(id, nil))
+	require.NoError(t, reg.ReadWithMessage(id, spec, handler, "data"))
+	go writeUneven(p.accept(), want, 2)
+	select {
+	case <-done:
+	case <-time.After(4 * wait):
+		t.Fatalf("%d of %d bytes", got, len(want))
+	}
+	require.Equal(t, len(want), got)
 }
 
 // TestLendReadDataWhileQueued checks lent data stays intact while its
@@ -130,37 +127,13 @@ func TestLargeReadsHandedOver(t *testing.T) {
 	}
 	for name, spec := range specs {
 		t.Run(name, func(t *testing.T) {
-			reg, _ := newReg(t, lcsock.Config{})
-			p := newPeer(t)
-			id := p.id("give")
 			var kept [][]byte
-			var got int
-			done := make(chan error, 1)
-			var handler lcsock.Handler
-			handler = lcsock.HandlerFunc(func(ev lcsock.Event) {
-				kept = append(kept, ev.Data)
+			streamReads(t, lcsock.Config{}, spec, want, func(data []byte) {
+				kept = append(kept, data)
 				// The handler owns Data: growing it must not write over
 				// input that follows it in lcsock's buffer.
-				_ = append(ev.Data, bytes.Repeat([]byte{0xEE}, 100)...)
-				got += len(ev.Data)
-				if ev.EOF || got >= len(want) {
-					done <- ev.Err
-					return
-				}
-				if err := reg.ReadWithMessage(id, spec, handler, "data"); err != nil {
-					done <- err
-				}
+				_ = append(data, bytes.Repeat([]byte{0xEE}, 100)...)
 			})
-			require.NoError(t, reg.Open(id, nil))
-			require.NoError(t, reg.ReadWithMessage(id, spec, handler, "data"))
-			c := p.accept()
-			go writeUneven(c, want, 4)
-			select {
-			case <-done:
-			case <-time.After(4 * wait):
-				t.Fatalf("%d of %d bytes", got, len(want))
-			}
-			require.Equal(t, len(want), got)
 			require.True(t, bytes.Equal(want, bytes.Join(kept, nil)), "kept Data changed after its event")
 		})
 	}

@@ -621,9 +621,10 @@ func (s *socket) serveReads() {
 			case n > 0 && !req.blocking && s.reg.cfg.LendReadData && s.bufp != nil:
 				res.data, res.loan = unread[:n:n], s.bufp
 				s.lent++
-			case n >= readGiveMin && !s.reg.cfg.LendReadData && s.bufp != nil:
+			case n >= readGiveMin && 4*n >= cap(s.buf) && !s.reg.cfg.LendReadData && s.bufp != nil:
 				// Large: hand the bytes over rather than copy them. The
-				// reader moves on past them (readSpace).
+				// reader moves on past them (readSpace). Whoever keeps
+				// them keeps at most four times as much memory alive.
 				res.data = unread[:n:n]
 				s.given = true
 			default:
