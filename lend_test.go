@@ -113,11 +113,11 @@ func TestLendReadDataWhileQueued(t *testing.T) {
 	require.Equal(t, want[reads*4096:], rest)
 }
 
-// TestLargeReadsHandedOver: in the default mode a large read's Data is
-// handed over without a copy, in the array the reader goes on filling
-// past it. Handlers keep every Data and append to it; at the end of 8 MiB
-// each kept slice must still hold exactly the bytes it arrived with.
-func TestLargeReadsHandedOver(t *testing.T) {
+// TestReadDataIsOwned: in the default mode a handler owns each read's
+// Data. Handlers keep every Data and append to it; at the end of 8 MiB
+// each kept slice must still hold exactly the bytes it arrived with,
+// whatever lcsock did with its read buffer meanwhile.
+func TestReadDataIsOwned(t *testing.T) {
 	want := randomStream(8<<20, 3)
 	specs := map[string]lcsock.ReadSpec{
 		"available": lcsock.Available(),

@@ -65,9 +65,7 @@ type Config struct {
 	// and an allocation per read — the way to move bulk data at the speed
 	// of the network. A handler that keeps the data, or hands it to
 	// another goroutine, must copy it. Blocking Read, Conn and datagram
-	// events always give data the caller owns. Without LendReadData, a
-	// read of 16 KiB or more is handed over without a copy: the caller
-	// owns that part of the read buffer, which lcsock never reuses.
+	// events always give data the caller owns.
 	LendReadData bool
 	// Resolver resolves host names for Open. Nil means net.DefaultResolver.
 	Resolver *net.Resolver

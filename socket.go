@@ -17,7 +17,6 @@ import (
 const (
 	readChunkMin = 4 << 10   // least free space worth reading into
 	readChunkMax = 64 << 10  // largest single read from the kernel
-	readGiveMin  = 16 << 10  // least read handed over without a copy (socket.given)
 	writeChunk   = 256 << 10 // largest single write, so progress is seen
 )
 
@@ -110,11 +109,7 @@ type socket struct {
 	// their last loan ends.
 	lent     int
 	oldLoans map[*[]byte]int
-	// given: bytes of buf's array were handed to their readers without a
-	// copy (large reads, default mode). The array is never written before
-	// len(buf) again, and is left to the garbage collector.
-	given bool
-	reads []*readReq
+	reads    []*readReq
 
 	// Output.
 	writes      []*writeReq
@@ -454,8 +449,7 @@ func (s *socket) bufferFull() bool {
 // Called with s.mu held by the reader goroutine.
 func (s *socket) readSpace() []byte {
 	unread := len(s.buf) - s.rpos
-	held := s.lent > 0 || s.given // bytes before len belong to events
-	if unread == 0 && !held {
+	if unread == 0 && s.lent == 0 {
 		s.buf, s.rpos = s.buf[:0], 0
 	}
 	if s.buf == nil {
@@ -465,20 +459,20 @@ func (s *socket) readSpace() []byte {
 	want := min(s.reg.cfg.MaxReadBuffer-unread, readChunkMax)
 	if free := cap(s.buf) - len(s.buf); free < want && free < readChunkMin {
 		switch {
-		case held && unread < readChunkMax/2:
-			// Bytes before len are lent or given to events: move on to
-			// another pooled buffer.
+		case s.lent > 0 && unread < readChunkMax/2:
+			// Bytes before len are lent to events being handled: move on
+			// to another pooled buffer.
 			nbp := readBufs.Get().(*[]byte)
 			nb := append((*nbp)[:0], s.buf[s.rpos:]...)
 			s.retireBuf()
 			s.buf, s.bufp, s.rpos = nb, nbp, 0
-		case !held && cap(s.buf)-unread >= min(want, readChunkMin) && s.rpos >= cap(s.buf)/2:
+		case s.lent == 0 && cap(s.buf)-unread >= min(want, readChunkMin) && s.rpos >= cap(s.buf)/2:
 			copy(s.buf, s.buf[s.rpos:])
 			s.buf, s.rpos = s.buf[:unread], 0
 		default:
 			grow := 2 * cap(s.buf)
-			if held {
-				// The lent or given bytes stay behind: size the new array for the
+			if s.lent > 0 {
+				// The lent bytes stay behind: size the new array for the
 				// unread ones, or it doubles at every fill, without bound.
 				grow = 2 * unread
 			}
@@ -518,8 +512,6 @@ func (s *socket) releaseBuf() {
 func (s *socket) retireBuf() {
 	switch {
 	case s.bufp == nil:
-	case s.given:
-		s.given = false // parts of it belong to handlers now
 	case s.lent > 0:
 		if s.oldLoans == nil {
 			s.oldLoans = make(map[*[]byte]int)
@@ -621,12 +613,6 @@ func (s *socket) serveReads() {
 			case n > 0 && !req.blocking && s.reg.cfg.LendReadData && s.bufp != nil:
 				res.data, res.loan = unread[:n:n], s.bufp
 				s.lent++
-			case n >= readGiveMin && 4*n >= cap(s.buf) && !s.reg.cfg.LendReadData && s.bufp != nil:
-				// Large: hand the bytes over rather than copy them. The
-				// reader moves on past them (readSpace). Whoever keeps
-				// them keeps at most four times as much memory alive.
-				res.data = unread[:n:n]
-				s.given = true
 			default:
 				res.data = append([]byte(nil), unread[:n]...)
 			}
