@@ -195,13 +195,12 @@ type dispatcher struct {
 	logger  *slog.Logger
 	onPanic func(p pending, v any)
 
-	mu       sync.Mutex
-	q        []pending
-	head     int // q[:head] were popped by pump
-	closed   bool
-	isClosed atomic.Bool   // closed, for the loops' checks between events
-	wake     chan struct{} // capacity 1: "the queue may be non-empty"; closed by close
-	done     chan struct{} // closed when the serial goroutine exits
+	mu     sync.Mutex
+	q      []pending
+	head   int           // q[:head] were popped by pump
+	closed atomic.Bool   // set under mu; read without it between events
+	wake   chan struct{} // capacity 1: "the queue may be non-empty"; closed by close
+	done   chan struct{} // closed when the serial goroutine exits
 
 	pumpSem   chan struct{} // one pumping goroutine at a time (capacity 1)
 	pumpOwner atomic.Uint64 // goroutine that holds pumpSem, for nested Dispatch
@@ -238,7 +237,7 @@ func (d *dispatcher) postThen(h Handler, ev Event, s *socket, after func()) bool
 func (d *dispatcher) enqueue(p pending) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
+	if d.closed.Load() {
 		return false
 	}
 	if d.head > 0 && d.head >= len(d.q)/2 {
@@ -297,13 +296,13 @@ func (d *dispatcher) loop() {
 	for range d.wake {
 		batch = d.take(batch)
 		for i := range batch {
-			if d.isClosed.Load() {
+			if d.closed.Load() {
 				return
 			}
 			d.call(batch[i])
 			batch[i] = pending{}
 		}
-		if d.isClosed.Load() {
+		if d.closed.Load() {
 			return
 		}
 	}
@@ -360,7 +359,7 @@ func (d *dispatcher) pump(ctx context.Context, wait bool) (int, error) {
 	// Dispatch from a handler delivers the ones behind it.
 	n := 0
 	for {
-		if d.isClosed.Load() {
+		if d.closed.Load() {
 			return n, ErrClosed
 		}
 		limit := d.queued.Load()
@@ -404,12 +403,11 @@ func (d *dispatcher) drain(ctx context.Context) {
 // any — unless it is called from that handler.
 func (d *dispatcher) close() {
 	d.mu.Lock()
-	if d.closed {
+	if d.closed.Load() {
 		d.mu.Unlock()
 		return
 	}
-	d.closed = true
-	d.isClosed.Store(true)
+	d.closed.Store(true)
 	clear(d.q)
 	d.q = nil
 	close(d.wake) // ends the serial loop and wakes a goroutine blocked in Dispatch
