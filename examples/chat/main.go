@@ -13,17 +13,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/lcsock/lcsock"
+	"github.com/lcsock/lcsock/examples/internal/cli"
 )
 
 const usage = `usage: chat [-port PORT]
@@ -33,41 +31,17 @@ sends to every other client. Stop it with Ctrl-C.
 
 `
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "chat:", err)
-		var u usageError
-		if errors.As(err, &u) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
-}
-
-// usageError is an error in the command line.
-type usageError struct{ error }
+func main() { cli.Main("chat", run) }
 
 // run is the program: it serves until ctx ends.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // main reports errors, on one line
 	port := fs.Int("port", 0, "TCP `port` to listen on; 0 picks a free one")
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stderr, usage)
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
+	if err := cli.Parse(fs, args, usage, stderr); err != nil {
 		return err
-	} else if err != nil {
-		return usageError{err}
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
-	}
-	if *port < 0 || *port > 65535 {
-		return usageError{fmt.Errorf("-port %d: not a port number (0-65535)", *port)}
+	if err := cli.Port(*port, 0); err != nil {
+		return err
 	}
 
 	c := &chat{stdout: stdout, stderr: stderr}

@@ -20,11 +20,10 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/signal"
 	"strings"
 
 	"github.com/lcsock/lcsock"
+	"github.com/lcsock/lcsock/examples/internal/cli"
 )
 
 const usage = `usage: lineclient -addr HOST:PORT [-from ADDR] [-to ADDR] [-body TEXT]
@@ -34,49 +33,25 @@ dialogue.
 
 `
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "lineclient:", strings.ReplaceAll(err.Error(), "\n", "; "))
-		var u usageError
-		if errors.As(err, &u) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
-}
-
-// usageError is an error in the command line.
-type usageError struct{ error }
+func main() { cli.Main("lineclient", run) }
 
 // run is the program.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("lineclient", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // main reports errors, on one line
 	addr := fs.String("addr", "", "the server's `host:port`")
 	helo := fs.String("helo", "localhost", "the `name` this client gives in HELO")
 	from := fs.String("from", "alice@example.org", "the sender's `address`")
 	to := fs.String("to", "bob@example.org", "the recipient's `address`")
 	body := fs.String("body", "Hello from lcsock.", "the message `text`")
 	timeout := fs.Duration("timeout", lcsock.DefaultTimeoutInterval, "how long to wait for each reply")
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stderr, usage)
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
+	if err := cli.Parse(fs, args, usage, stderr); err != nil {
 		return err
-	} else if err != nil {
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	if _, _, err := net.SplitHostPort(*addr); err != nil {
-		return usageError{fmt.Errorf("-addr %q: want host:port", *addr)}
+		return cli.Usagef("-addr %q: want host:port", *addr)
 	}
 	if *timeout <= 0 {
-		return usageError{fmt.Errorf("-timeout %v: must be positive", *timeout)}
+		return cli.Usagef("-timeout %v: must be positive", *timeout)
 	}
 
 	c := &client{

@@ -22,11 +22,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/signal"
-	"strings"
 
 	"github.com/lcsock/lcsock"
+	"github.com/lcsock/lcsock/examples/internal/cli"
 )
 
 const usage = `usage: secureclient -addr HOST:PORT [-ca FILE] [-verify-host NAME] [-line TEXT]
@@ -36,44 +34,20 @@ a line end, and prints the line the server sends back.
 
 `
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "secureclient:", strings.ReplaceAll(err.Error(), "\n", "; "))
-		var u usageError
-		if errors.As(err, &u) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
-}
-
-// usageError is an error in the command line.
-type usageError struct{ error }
+func main() { cli.Main("secureclient", run) }
 
 // run is the program.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("secureclient", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // main reports errors, on one line
 	addr := fs.String("addr", "", "the server's `host:port`")
 	ca := fs.String("ca", "", "also trust the CA certificates in this PEM `file`")
 	verifyHost := fs.String("verify-host", "", "check the certificate for this host `name` (and send it as SNI)")
 	line := fs.String("line", "hello", "the `text` to send")
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stderr, usage)
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
+	if err := cli.Parse(fs, args, usage, stderr); err != nil {
 		return err
-	} else if err != nil {
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	if _, _, err := net.SplitHostPort(*addr); err != nil {
-		return usageError{fmt.Errorf("-addr %q: want host:port", *addr)}
+		return cli.Usagef("-addr %q: want host:port", *addr)
 	}
 
 	cfg := lcsock.Config{}

@@ -27,14 +27,13 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/lcsock/lcsock"
+	"github.com/lcsock/lcsock/examples/internal/cli"
 )
 
 const usage = `usage:
@@ -48,27 +47,12 @@ prints "NAME HOST:PORT" for each answer.
 
 const defaultPort = 7400
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "udpdiscovery:", err)
-		var u usageError
-		if errors.As(err, &u) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
-}
-
-// usageError is an error in the command line.
-type usageError struct{ error }
+func main() { cli.Main("udpdiscovery", run) }
 
 // run is the program.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{errors.New("respond or seek? (see -h)")}
+		return cli.Usagef("respond or seek? (see -h)")
 	}
 	switch args[0] {
 	case "respond":
@@ -79,24 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stderr, usage)
 		return flag.ErrHelp
 	}
-	return usageError{fmt.Errorf("unknown command %q: respond or seek", args[0])}
-}
-
-// parse parses the flags of a subcommand; -h prints the usage.
-func parse(fs *flag.FlagSet, args []string, stderr io.Writer) error {
-	fs.SetOutput(io.Discard) // main reports errors, on one line
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stderr, usage)
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
-		return err
-	} else if err != nil {
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
-	}
-	return nil
+	return cli.Usagef("unknown command %q: respond or seek", args[0])
 }
 
 // respond answers "WHO?" on a port until ctx ends.
@@ -104,17 +71,17 @@ func respond(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("respond", flag.ContinueOnError)
 	port := fs.Int("port", defaultPort, "UDP `port` to answer on; 0 picks a free one")
 	name := fs.String("name", "", "the `name` to answer with (default: the host name)")
-	if err := parse(fs, args, stderr); err != nil {
+	if err := cli.Parse(fs, args, usage, stderr); err != nil {
 		return err
 	}
-	if *port < 0 || *port > 65535 {
-		return usageError{fmt.Errorf("-port %d: not a port number (0-65535)", *port)}
+	if err := cli.Port(*port, 0); err != nil {
+		return err
 	}
 	if *name == "" {
 		*name, _ = lcsock.HostName()
 	}
 	if *name == "" || strings.ContainsAny(*name, " \t\r\n") {
-		return usageError{fmt.Errorf("-name %q: want one word", *name)}
+		return cli.Usagef("-name %q: want one word", *name)
 	}
 
 	var reg *lcsock.Registry
@@ -163,14 +130,14 @@ func seek(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	broadcast := fs.Bool("broadcast", false, "allow a broadcast address in -to, and default to 255.255.255.255")
 	wait := fs.Duration("wait", time.Second, "how long to wait for answers")
 	count := fs.Int("n", 0, "stop after this many answers (0: wait the whole time)")
-	if err := parse(fs, args, stderr); err != nil {
+	if err := cli.Parse(fs, args, usage, stderr); err != nil {
 		return err
 	}
-	if *port < 1 || *port > 65535 {
-		return usageError{fmt.Errorf("-port %d: not a port number (1-65535)", *port)}
+	if err := cli.Port(*port, 1); err != nil {
+		return err
 	}
 	if *wait <= 0 || *count < 0 {
-		return usageError{errors.New("-wait must be positive and -n not negative")}
+		return cli.Usagef("-wait must be positive and -n not negative")
 	}
 	switch {
 	case *to != "":

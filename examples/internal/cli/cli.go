@@ -1,0 +1,73 @@
+// Package cli is the command-line plumbing the example programs share, so
+// that each example's main.go shows lcsock and little else: main's exit
+// statuses and one-line errors, flag parsing with -h, and port checks.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+)
+
+// A Run function is an example program: it runs until it is done or ctx
+// ends (Ctrl-C), writing to stdout and stderr.
+type Run func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+
+// Main runs run with the command line and exits as a command does: 0 on
+// success or -h, 2 on a usage error, 1 on any other error, reported on
+// one line of stderr after the program's name.
+func Main(name string, run Run) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		// One line, also for joined errors (a TLS failure and its cause).
+		fmt.Fprintln(os.Stderr, name+":", strings.ReplaceAll(err.Error(), "\n", "; "))
+		var u usageError
+		if errors.As(err, &u) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// usageError is an error in the command line.
+type usageError struct{ error }
+
+// Usagef returns an error in the command line: Main exits 2.
+func Usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// Parse parses args into fs, which takes no positional arguments. With -h
+// it prints usage and fs's flags to stderr and returns flag.ErrHelp;
+// other errors are usage errors, left for Main to report.
+func Parse(fs *flag.FlagSet, args []string, usage string, stderr io.Writer) error {
+	fs.SetOutput(io.Discard) // Main reports errors, on one line
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stderr, usage)
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+		return err
+	} else if err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return Usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// Port checks the value of a -port flag: least is 0 where 0 lets the
+// system pick a port, 1 where a real port is needed.
+func Port(port, least int) error {
+	if port < least || port > 65535 {
+		return Usagef("-port %d: not a port number (%d-65535)", port, least)
+	}
+	return nil
+}
