@@ -66,12 +66,9 @@ func (c *Conn) ID() string { return c.s.id }
 // Read reads up to len(p) bytes: those already received, or, when there
 // are none, the first to arrive.
 func (c *Conn) Read(p []byte) (int, error) {
-	if c.closed.Load() {
-		return 0, c.opError("read", net.ErrClosed)
-	}
-	done := c.rd.wait()
-	if isDone(done) {
-		return 0, c.opError("read", os.ErrDeadlineExceeded)
+	done, err := c.start("read", &c.rd)
+	if err != nil {
+		return 0, err
 	}
 	if len(p) == 0 {
 		return 0, nil
@@ -83,15 +80,26 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return len(data), c.mapError("read", err)
 }
 
+// start begins a Read or Write: it fails if the Conn is closed or the
+// operation's deadline has passed, and otherwise returns the channel
+// closed when the deadline passes.
+func (c *Conn) start(op string, d *deadline) (<-chan struct{}, error) {
+	if c.closed.Load() {
+		return nil, c.opError(op, net.ErrClosed)
+	}
+	done := d.wait()
+	if isDone(done) {
+		return nil, c.opError(op, os.ErrDeadlineExceeded)
+	}
+	return done, nil
+}
+
 // Write writes p, returning once every byte is in the kernel, the write
 // deadline passes (n then says how much went) or the socket fails.
 func (c *Conn) Write(p []byte) (int, error) {
-	if c.closed.Load() {
-		return 0, c.opError("write", net.ErrClosed)
-	}
-	done := c.wd.wait()
-	if isDone(done) {
-		return 0, c.opError("write", os.ErrDeadlineExceeded)
+	done, err := c.start("write", &c.wd)
+	if err != nil {
+		return 0, err
 	}
 	if len(p) == 0 {
 		return 0, nil

@@ -15,17 +15,7 @@ import (
 // the unread bytes. Otherwise the read buffer of a busy socket doubles
 // without bound, far past MaxReadBuffer.
 func TestLendBufferGrowth(t *testing.T) {
-	reg, err := NewRegistry(Config{LendReadData: true, Dispatch: DispatchPumped})
-	require.NoError(t, err)
-	defer reg.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	id := ln.Addr().String()
-	require.NoError(t, reg.Open(id, nil))
-	c, err := ln.Accept()
-	require.NoError(t, err)
-	defer c.Close()
+	reg, id, c := openToPeer(t, Config{LendReadData: true, Dispatch: DispatchPumped})
 
 	const size, reads = 200_000, 100
 	got := 0
@@ -37,7 +27,7 @@ func TestLendBufferGrowth(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	// A blocking read behind them completes once every async read has.
-	_, err = reg.Read(ctx, id, For(1, Chars))
+	_, err := reg.Read(ctx, id, For(1, Chars))
 	require.NoError(t, err)
 
 	s, err := reg.lookup("test", id)
@@ -61,17 +51,7 @@ func TestLendBufferGrowth(t *testing.T) {
 // which returns only once that next chunk has arrived while the handler's
 // own data is still lent. The buffer must stay within its limit.
 func TestLendBufferGrowthSerial(t *testing.T) {
-	reg, err := NewRegistry(Config{LendReadData: true})
-	require.NoError(t, err)
-	defer reg.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	id := ln.Addr().String()
-	require.NoError(t, reg.Open(id, nil))
-	c, err := ln.Accept()
-	require.NoError(t, err)
-	defer c.Close()
+	reg, id, c := openToPeer(t, Config{LendReadData: true})
 	s, err := reg.lookup("test", id)
 	require.NoError(t, err)
 
@@ -107,4 +87,23 @@ func TestLendBufferGrowthSerial(t *testing.T) {
 	}
 	limit := 2 * (reg.cfg.MaxReadBuffer + readChunkMax)
 	require.LessOrEqual(t, biggest, limit, "read buffer of %d bytes (MaxReadBuffer %d)", biggest, reg.cfg.MaxReadBuffer)
+}
+
+// openToPeer opens a socket of a new registry made with cfg to a plain
+// listener on loopback and returns the registry, the socket's ID and the
+// listener's side of the connection, all closed at cleanup.
+func openToPeer(t *testing.T, cfg Config) (*Registry, string, net.Conn) {
+	t.Helper()
+	reg, err := NewRegistry(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { reg.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	id := ln.Addr().String()
+	require.NoError(t, reg.Open(id, nil))
+	c, err := ln.Accept()
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return reg, id, c
 }
