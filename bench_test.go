@@ -516,15 +516,15 @@ func BenchmarkBulk(b *testing.B) {
 
 // BenchmarkConnect: sequentially connect, one 64-byte echo, close. One op
 // is one connection. The lcsock side opens the next socket (same ID) from
-// the read event of the previous one, against an lcsock echo server.
+// the read event of the previous one, against an lcsock echo server;
+// lcsock-client and lcsock-server put lcsock on one side only.
 func BenchmarkConnect(b *testing.B) {
-	b.Run("raw", func(b *testing.B) {
+	rawClient := func(b *testing.B, addr string) {
 		b.ReportAllocs()
-		srv := startRawServer(b, serveLineEcho)
 		buf := make([]byte, lineLen)
 		b.ResetTimer()
 		for range b.N {
-			c, err := net.Dial("tcp", srv.addr())
+			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -538,10 +538,9 @@ func BenchmarkConnect(b *testing.B) {
 		}
 		b.StopTimer()
 		reportRate(b, b.N, "conns/s")
-	})
-	b.Run("lcsock", func(b *testing.B) {
+	}
+	lcsockClient := func(b *testing.B, port int) {
 		b.ReportAllocs()
-		port := startLcsockEcho(b, lcsock.Until("\n"))
 		cli := newBenchReg(b, lcsock.Config{})
 		id := "127.0.0.1:" + strconv.Itoa(port) + "|conn"
 		f := newFailure()
@@ -583,6 +582,19 @@ func BenchmarkConnect(b *testing.B) {
 		f.wait(b, done)
 		b.StopTimer()
 		reportRate(b, b.N, "conns/s")
+	}
+	b.Run("raw", func(b *testing.B) {
+		rawClient(b, startRawServer(b, serveLineEcho).addr())
+	})
+	b.Run("lcsock", func(b *testing.B) {
+		lcsockClient(b, startLcsockEcho(b, lcsock.Until("\n")))
+	})
+	// One side lcsock, the other raw: which side costs what.
+	b.Run("lcsock-client", func(b *testing.B) {
+		lcsockClient(b, startRawServer(b, serveLineEcho).port())
+	})
+	b.Run("lcsock-server", func(b *testing.B) {
+		rawClient(b, "127.0.0.1:"+strconv.Itoa(startLcsockEcho(b, lcsock.Until("\n"))))
 	})
 }
 
