@@ -2,7 +2,9 @@ package lcsock
 
 import (
 	"context"
+	"io"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
@@ -106,4 +108,41 @@ func openToPeer(t *testing.T, cfg Config) (*Registry, string, net.Conn) {
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return reg, id, c
+}
+
+// CloseSocket on a socket whose reader waits in a read leaves the close
+// of the connection to the reader: closing it under the blocked read
+// would make CloseSocket (usually the dispatcher) wait for the reader
+// goroutine to be scheduled. The peer still sees a clean end of stream.
+func TestCloseLeftToBlockedReader(t *testing.T) {
+	reg, id, peer := openToPeer(t, Config{})
+	s, err := reg.lookup("test", id)
+	require.NoError(t, err)
+	waitState(t, s, func() bool { return s.state == stateOpen && s.inRead })
+	require.NoError(t, reg.CloseSocket(id))
+	s.mu.Lock()
+	handed := s.readerCloses
+	s.mu.Unlock()
+	require.True(t, handed, "the blocked reader should close the connection")
+	peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := peer.Read(make([]byte, 1))
+	require.Zero(t, n)
+	require.ErrorIs(t, err, io.EOF)
+	<-s.finished
+}
+
+// waitState waits until cond, evaluated with s.mu held, is true.
+func waitState(t *testing.T, s *socket, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		ok := cond()
+		s.mu.Unlock()
+		if ok {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "condition not reached")
+		runtime.Gosched()
+	}
 }

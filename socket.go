@@ -104,6 +104,11 @@ type socket struct {
 	rpos int
 	eof  bool  // no more input will come
 	rerr error // why input ended, if not a clean EOF
+	// inRead: the reader is in (or about to enter) a read on conn, so
+	// closing conn is left to it (see closeConn); readerCloses: it has
+	// been asked to.
+	inRead       bool
+	readerCloses bool
 	// LendReadData: loans of buf's array to events being handled, and of
 	// arrays the reader has moved on from, which go back to the pool when
 	// their last loan ends.
@@ -382,6 +387,7 @@ func (s *socket) readLoop() {
 			return
 		}
 		conn, rio := s.conn, s.raw
+		s.inRead = true
 		var b []byte
 		var n int
 		var err error
@@ -402,6 +408,15 @@ func (s *socket) readLoop() {
 		}
 
 		s.mu.Lock()
+		s.inRead = false
+		if s.readerCloses {
+			// Input ended while we read (closed locally or failed): what
+			// came in with it is dropped, as a closed connection would.
+			s.releaseBuf()
+			s.mu.Unlock()
+			conn.Close()
+			return
+		}
 		if err != nil && s.upgrading && isTimeout(err) && n == 0 {
 			s.mu.Unlock()
 			continue // woken up to park for a TLS upgrade
@@ -912,9 +927,7 @@ func (s *socket) finish() {
 	}
 	local := s.state == stateClosing
 	s.state = stateDone
-	if s.conn != nil {
-		s.conn.Close()
-	}
+	s.closeConn()
 	if s.cancelDial != nil {
 		s.cancelDial()
 	}
@@ -942,6 +955,23 @@ func (s *socket) finish() {
 	}
 	if s.reg.debugging() {
 		s.reg.debug("lcsock: finished", "socket", s.id, "err", s.rerr)
+	}
+}
+
+// closeConn closes the connection, or has the reader close it when the
+// reader is in a read on it: Close waits until no read or write is in
+// progress on the descriptor, so closing under a blocked reader would
+// keep the caller (often the dispatcher, in CloseSocket) waiting for the
+// reader goroutine to be scheduled. The reader is woken with a past
+// deadline instead and closes on its way out. Called with s.mu held.
+func (s *socket) closeConn() {
+	switch {
+	case s.conn == nil || s.readerCloses:
+	case s.inRead:
+		s.readerCloses = true
+		s.conn.SetReadDeadline(time.Unix(1, 0))
+	default:
+		s.conn.Close()
 	}
 }
 
@@ -987,9 +1017,7 @@ func (s *socket) fail(err error) {
 		s.rerr = err
 	}
 	s.eof = true
-	if s.conn != nil {
-		s.conn.Close()
-	}
+	s.closeConn()
 	s.space.Broadcast()
 	s.serveReads()
 	if s.state == stateConnecting || (len(s.reads) == 0 && len(s.unread()) == 0) {
