@@ -127,14 +127,13 @@ func (s *socket) acceptLoop() {
 			continue
 		}
 		s.reg.wg.Add(1)
-		go s.secureAdopt(conn)
+		s.reg.spawn(func() { s.secureAdopt(conn) })
 	}
 }
 
 // secureAdopt runs the server handshake of an AcceptSecure connection and
 // announces it only if the handshake succeeds.
 func (s *socket) secureAdopt(conn net.Conn) {
-	defer s.reg.wg.Done()
 	tc := tls.Server(conn, s.listener.tlsCfg)
 	if err := handshake(s.reg.ctx, tc, s.opts.tls.handshake); err != nil {
 		if s.reg.debugging() {
@@ -200,10 +199,7 @@ func (r *Registry) adopt(conn net.Conn, lsock *socket) {
 	}
 	s.connected(conn)
 	s.tryRead()
-	go func() {
-		defer r.wg.Done()
-		s.readLoop()
-	}()
+	r.spawn(s.readLoop)
 }
 
 // closeListener stops accepting; accepted sockets stay open. It reports

@@ -365,10 +365,7 @@ func (r *Registry) Adopt(id string, conn net.Conn, h Handler, opts ...Option) (s
 		r.debug("lcsock: adopted", "socket", s.id, "remote", conn.RemoteAddr())
 	}
 	s.connected(conn)
-	go func() {
-		defer r.wg.Done()
-		s.readLoop()
-	}()
+	r.spawn(s.readLoop)
 	return s.id, nil
 }
 

@@ -222,13 +222,12 @@ func (r *Registry) open(verb, id string, h Handler, opts []Option) error {
 	s.mu.Lock()
 	s.armTimer(now.Add(s.openIv))
 	s.mu.Unlock()
-	go s.run(ctx)
+	r.spawn(func() { s.run(ctx) })
 	return nil
 }
 
 // run dials, then becomes the socket's reader.
 func (s *socket) run(ctx context.Context) {
-	defer s.reg.wg.Done()
 	conn, err := s.dial(ctx)
 	if err == nil && s.tlsCfg != nil {
 		tc := tls.Client(conn, s.tlsCfg)
@@ -744,12 +743,11 @@ func (s *socket) startWriter() {
 	}
 	s.writing = true
 	s.reg.wg.Add(1)
-	go s.writeLoop()
+	s.reg.spawn(s.writeLoop)
 }
 
 // writeLoop sends the queued writes in order, then exits.
 func (s *socket) writeLoop() {
-	defer s.reg.wg.Done()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
