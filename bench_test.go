@@ -388,12 +388,21 @@ func BenchmarkRoundTrip(b *testing.B) {
 func BenchmarkBulk(b *testing.B) {
 	chunk := bytes.Repeat([]byte("0123456789abcdef"), bulkChunk/16)
 
-	rawSink := func(b *testing.B, total int64, f *failure, done chan struct{}) *rawServer {
+	// With owned, every read goes to a new buffer the reader keeps, as
+	// each Data of lcsock's default mode is the handler's: what that
+	// contract costs raw net.
+	rawSink := func(b *testing.B, total int64, f *failure, done chan struct{}, owned bool) *rawServer {
 		return startRawServer(b, func(c net.Conn) {
 			buf := make([]byte, bulkChunk)
 			var got int64
 			for got < total {
+				if owned {
+					buf = make([]byte, bulkChunk)
+				}
 				n, err := c.Read(buf)
+				if owned {
+					bulkKept = buf[:n]
+				}
 				got += int64(n)
 				if err != nil {
 					f.set(err)
@@ -481,7 +490,7 @@ func BenchmarkBulk(b *testing.B) {
 		}
 	}
 
-	run := func(name string, lcsockSends, lcsockReceives, lend bool) {
+	run := func(name string, lcsockSends, lcsockReceives, lend, owned bool) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(bulkChunk)
@@ -492,7 +501,7 @@ func BenchmarkBulk(b *testing.B) {
 			if lcsockReceives {
 				port = lcsockSink(b, total, f, done, lend)
 			} else {
-				port = rawSink(b, total, f, done).port()
+				port = rawSink(b, total, f, done, owned).port()
 			}
 			b.ResetTimer()
 			if lcsockSends {
@@ -504,13 +513,18 @@ func BenchmarkBulk(b *testing.B) {
 			b.StopTimer()
 		})
 	}
-	run("raw", false, false, false)
-	run("lcsock", true, true, false)
-	run("lcsock-send", true, false, false)
-	run("lcsock-recv", false, true, false)
-	run("lcsock-lend", true, true, true)
-	run("lcsock-recv-lend", false, true, true)
+	run("raw", false, false, false, false)
+	run("raw-owned", false, false, false, true)
+	run("lcsock", true, true, false, false)
+	run("lcsock-send", true, false, false, false)
+	run("lcsock-recv", false, true, false, false)
+	run("lcsock-lend", true, true, true, false)
+	run("lcsock-recv-lend", false, true, true, false)
 }
+
+// bulkKept is where the raw-owned sink keeps its buffers, so that they
+// are allocated on the heap as lcsock's Data are.
+var bulkKept []byte
 
 // --- connection rate -----------------------------------------------------
 
