@@ -961,11 +961,14 @@ func (s *socket) finish() {
 // progress on the descriptor, so closing under a blocked reader would
 // keep the caller (often the dispatcher, in CloseSocket) waiting for the
 // reader goroutine to be scheduled. The reader is woken with a past
-// deadline instead and closes on its way out. Called with s.mu held.
+// deadline instead and closes on its way out. Only plain TCP connections
+// (s.raw) are handed over: an adopted net.Conn need not honour
+// deadlines, and a TLS one is rare enough not to matter. Called with
+// s.mu held.
 func (s *socket) closeConn() {
 	switch {
 	case s.conn == nil || s.readerCloses:
-	case s.inRead:
+	case s.inRead && s.raw != nil:
 		s.readerCloses = true
 		s.conn.SetReadDeadline(time.Unix(1, 0))
 	default:
