@@ -2,6 +2,7 @@ package lcsock
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"runtime"
@@ -145,4 +146,25 @@ func waitState(t *testing.T, s *socket, cond func() bool) {
 		require.True(t, time.Now().Before(deadline), "condition not reached")
 		runtime.Gosched()
 	}
+}
+
+// A close handed to the reader must survive a TLS upgrade waiting for the
+// reader to park: the upgrade used to clear the read deadline as it gave
+// up, and a reader not yet woken by it then waited on, the connection
+// never closed (found in review).
+func TestCloseHandedToReaderSurvivesUpgrade(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // the reader cannot run before the upgrade gives up
+	reg, id, peer := openToPeer(t, Config{})
+	s, err := reg.lookup("test", id)
+	require.NoError(t, err)
+	waitState(t, s, func() bool { return s.state == stateOpen && s.inRead && s.raw != nil })
+	s.mu.Lock()
+	s.finish() // as Registry.Close's abort does
+	require.True(t, s.readerCloses)
+	require.Error(t, s.doUpgrade(&upgrade{cfg: &tls.Config{}}))
+	s.mu.Unlock()
+	peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := peer.Read(make([]byte, 1))
+	require.Zero(t, n)
+	require.ErrorIs(t, err, io.EOF)
 }

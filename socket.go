@@ -408,20 +408,16 @@ func (s *socket) readLoop() {
 
 		s.mu.Lock()
 		s.inRead = false
-		if s.readerCloses {
-			// Input ended while we read (closed locally or failed): what
-			// came in with it is dropped, as a closed connection would.
-			s.releaseBuf()
-			s.mu.Unlock()
-			conn.Close()
-			return
-		}
-		if err != nil && s.upgrading && isTimeout(err) && n == 0 {
+		closes := s.readerCloses // input ended while we read: close and leave
+		if err != nil && s.upgrading && isTimeout(err) && n == 0 && !closes {
 			s.mu.Unlock()
 			continue // woken up to park for a TLS upgrade
 		}
 		s.bytesIn += uint64(raw)
-		if n > 0 {
+		if n > 0 && s.state != stateDone {
+			// After a failure the bytes that came in still go to the
+			// pending reads, as fail intends; after a local close they
+			// are dropped.
 			if s.state == stateClosing {
 				// Closed locally: input is discarded.
 				s.rpos = len(s.buf) + n
@@ -432,6 +428,12 @@ func (s *socket) readLoop() {
 				s.readMark = s.lastRecv
 			}
 			s.serveReads()
+		}
+		if closes {
+			s.releaseBuf()
+			s.mu.Unlock()
+			conn.Close()
+			return
 		}
 		if err != nil {
 			if s.upgrading && isTimeout(err) {

@@ -449,7 +449,11 @@ func (s *socket) doUpgrade(u *upgrade) error {
 	for !s.readerParked && s.state == stateOpen && !s.eof {
 		s.space.Wait()
 	}
-	raw.SetReadDeadline(time.Time{})
+	if !s.readerCloses {
+		// Otherwise the past deadline is what wakes the reader to close
+		// the connection (closeConn): it must stay.
+		raw.SetReadDeadline(time.Time{})
+	}
 	if s.state != stateOpen || s.eof {
 		s.upgrading = false
 		s.rpos = len(s.buf) // the bytes were for TLS: never a plaintext read
