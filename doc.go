@@ -73,8 +73,9 @@
 // run. A reader or writer goroutine whose work ends waits for the next
 // socket's until the registry closes (at most 64 wait per registry), so
 // that sockets opened and closed in quick succession reuse goroutines
-// whose stacks have already grown. An open racing the IPv6 and IPv4 addresses of a dual-stack host
-// runs two more until the race ends, as net.Dialer does, and each
+// whose stacks have already grown. An open racing the IPv6 and IPv4
+// addresses of a dual-stack host runs two more until the race ends, as
+// net.Dialer does, and each
 // [Registry.HostNameToAddressWithMessage] one until its answer. No
 // goroutine outlives [Registry.Close].
 //
