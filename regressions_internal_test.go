@@ -1,6 +1,7 @@
 package lcsock
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -167,4 +168,53 @@ func TestCloseHandedToReaderSurvivesUpgrade(t *testing.T) {
 	n, err := peer.Read(make([]byte, 1))
 	require.Zero(t, n)
 	require.ErrorIs(t, err, io.EOF)
+}
+
+// Socket goroutines are reused: a worker whose work ends waits for the
+// next, at most maxIdleWorkers of them, and Close ends them all.
+func TestWorkersAreReusedAndBounded(t *testing.T) {
+	reg, err := NewRegistry(Config{})
+	require.NoError(t, err)
+
+	// One piece of work after another runs on few goroutines (a worker
+	// that has not yet started to wait can be missed, so not always one).
+	seen := map[string]bool{}
+	for range 100 {
+		done := make(chan string)
+		reg.wg.Add(1)
+		reg.spawn(func() { done <- goroutineID() })
+		seen[<-done] = true
+		waitIdle(t, reg, func(n int32) bool { return n >= 1 })
+	}
+	require.Less(t, len(seen), 10, "goroutines used for 100 pieces of work in a row")
+
+	// Of many workers ending at once, maxIdleWorkers stay.
+	release := make(chan struct{})
+	for range maxIdleWorkers + 6 {
+		reg.wg.Add(1)
+		reg.spawn(func() { <-release })
+	}
+	close(release)
+	waitIdle(t, reg, func(n int32) bool { return n == maxIdleWorkers })
+
+	require.NoError(t, reg.Close()) // returns once every worker has left
+	require.Zero(t, reg.idle.Load())
+}
+
+// goroutineID returns the calling goroutine's number, from its stack trace.
+func goroutineID() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	id, _, _ := bytes.Cut(bytes.TrimPrefix(buf, []byte("goroutine ")), []byte(" "))
+	return string(id)
+}
+
+// waitIdle waits until ok holds for the number of reg's idle workers.
+func waitIdle(t *testing.T, reg *Registry, ok func(int32) bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !ok(reg.idle.Load()) {
+		require.True(t, time.Now().Before(deadline), "%d idle workers", reg.idle.Load())
+		runtime.Gosched()
+	}
 }
