@@ -115,7 +115,8 @@ func openToPeer(t *testing.T, cfg Config) (*Registry, string, net.Conn) {
 // CloseSocket on a socket whose reader waits in a read leaves the close
 // of the connection to the reader: closing it under the blocked read
 // would make CloseSocket (usually the dispatcher) wait for the reader
-// goroutine to be scheduled. The peer still sees a clean end of stream.
+// goroutine to be scheduled. The peer still sees a clean end of stream,
+// as cases 62 and 63 (local close) require.
 func TestCloseLeftToBlockedReader(t *testing.T) {
 	reg, id, peer := openToPeer(t, Config{})
 	s, err := reg.lookup("test", id)
