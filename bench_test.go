@@ -537,26 +537,36 @@ var bulkKept []byte
 // is one connection. The lcsock side opens the next socket (same ID) from
 // the read event of the previous one, against an lcsock echo server;
 // lcsock-client and lcsock-server put lcsock on one side only.
+//
+// Each also reports where a connection's time goes, on the client:
+// connect-ns (Dial, or Open until the connected event), echo-ns (the
+// write until the echo is read) and close-ns (Close, or CloseSocket).
 func BenchmarkConnect(b *testing.B) {
 	rawClient := func(b *testing.B, addr string) {
 		b.ReportAllocs()
 		buf := make([]byte, lineLen)
+		var ph phases
 		b.ResetTimer()
 		for range b.N {
+			t0 := time.Now()
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				b.Fatal(err)
 			}
+			t1 := time.Now()
 			if _, err := c.Write(line64); err != nil {
 				b.Fatal(err)
 			}
 			if _, err := io.ReadFull(c, buf); err != nil {
 				b.Fatal(err)
 			}
+			t2 := time.Now()
 			c.Close()
+			ph.add(t0, t1, t2, time.Now())
 		}
 		b.StopTimer()
 		reportRate(b, b.N, "conns/s")
+		ph.report(b)
 	}
 	lcsockClient := func(b *testing.B, port int) {
 		b.ReportAllocs()
@@ -566,8 +576,11 @@ func BenchmarkConnect(b *testing.B) {
 		done := make(chan struct{})
 		remaining := b.N
 		var h lcsock.Handler
+		var ph phases
+		var t0, t1 time.Time // Open called; connected event
 		open := func() {
 			remaining--
+			t0 = time.Now()
 			if err := cli.Open(id, h, lcsock.WithMessage("connected")); err != nil {
 				f.set(err)
 			}
@@ -575,6 +588,7 @@ func BenchmarkConnect(b *testing.B) {
 		h = lcsock.HandlerFunc(func(ev lcsock.Event) {
 			switch ev.Kind {
 			case lcsock.EventConnected:
+				t1 = time.Now()
 				if err := cli.WriteWithMessage(id, line64, h, ""); err != nil {
 					f.set(err)
 				}
@@ -586,7 +600,9 @@ func BenchmarkConnect(b *testing.B) {
 					f.set(fmt.Errorf("read event: %d bytes, %v", len(ev.Data), ev.Err))
 					return
 				}
+				t2 := time.Now()
 				cli.CloseSocket(id)
+				ph.add(t0, t1, t2, time.Now())
 				if remaining == 0 {
 					close(done)
 					return
@@ -601,6 +617,7 @@ func BenchmarkConnect(b *testing.B) {
 		f.wait(b, done)
 		b.StopTimer()
 		reportRate(b, b.N, "conns/s")
+		ph.report(b)
 	}
 	b.Run("raw", func(b *testing.B) {
 		rawClient(b, startRawServer(b, serveLineEcho).addr())
@@ -615,6 +632,30 @@ func BenchmarkConnect(b *testing.B) {
 	b.Run("lcsock-server", func(b *testing.B) {
 		rawClient(b, "127.0.0.1:"+strconv.Itoa(startLcsockEcho(b, lcsock.Until("\n"))))
 	})
+}
+
+// phases sums the client-side phases of BenchmarkConnect's connections.
+type phases struct {
+	n                     int
+	connect, echo, closed time.Duration
+}
+
+// add records one connection: started, connected, echo read, closed.
+func (p *phases) add(t0, t1, t2, t3 time.Time) {
+	p.n++
+	p.connect += t1.Sub(t0)
+	p.echo += t2.Sub(t1)
+	p.closed += t3.Sub(t2)
+}
+
+func (p *phases) report(b *testing.B) {
+	if p.n == 0 {
+		return
+	}
+	n := float64(p.n)
+	b.ReportMetric(float64(p.connect)/n, "connect-ns")
+	b.ReportMetric(float64(p.echo)/n, "echo-ns")
+	b.ReportMetric(float64(p.closed)/n, "close-ns")
 }
 
 // --- memory --------------------------------------------------------------
