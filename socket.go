@@ -391,10 +391,12 @@ func (s *socket) readLoop() {
 		var n int
 		var err error
 		if rio != nil {
-			// Read straight from the descriptor, taking a buffer only when
-			// input is there: an idle socket costs no more than its goroutine.
+			// Read straight from the descriptor, keeping a buffer only
+			// while input is there: an idle socket costs no more than its
+			// goroutine.
+			space := s.readSpace()
 			s.mu.Unlock()
-			b, n, err = s.rawRead(rio)
+			b, n, err = s.rawRead(rio, space)
 		} else {
 			b = s.readSpace()
 			s.mu.Unlock()
@@ -415,9 +417,10 @@ func (s *socket) readLoop() {
 		}
 		s.bytesIn += uint64(raw)
 		if n > 0 && s.state != stateDone {
-			// After a failure the bytes that came in still go to the
-			// pending reads, as fail intends; after a local close they
-			// are dropped.
+			// After a failure the bytes that came in join the buffered
+			// ones, which fail keeps for later reads (it has ended the
+			// pending reads, and a finished socket drops them); after a
+			// local close they are dropped.
 			if s.state == stateClosing {
 				// Closed locally: input is discarded.
 				s.rpos = len(s.buf) + n

@@ -14,7 +14,7 @@ func (s *socket) newRawIO(rc syscall.RawConn) *rawIO {
 	panic("lcsock: raw I/O is not available on this system")
 }
 
-func (s *socket) rawRead(r *rawIO) ([]byte, int, error) {
+func (s *socket) rawRead(r *rawIO, space []byte) ([]byte, int, error) {
 	panic("lcsock: rawRead is not available on this system")
 }
 

@@ -78,20 +78,18 @@ func (s *socket) newRawIO(rc syscall.RawConn) *rawIO {
 	return r
 }
 
-// rawRead reads once from a plain TCP connection into the socket's
-// buffer, as net.Conn.Read would, but takes the buffer only when the
-// read finds input: while it waits, the buffer goes back to the pool.
-// It returns the space read into and the count. Read deadlines and Close
-// interrupt it, as they interrupt Read.
+// rawRead reads once from a plain TCP connection into space, free space
+// of the socket's buffer that the reader took with s.mu held, as
+// net.Conn.Read would; but if the read has to wait for input, the buffer
+// goes back to the pool meanwhile and is taken again when input is
+// there. It returns the space read into and the count. Read deadlines
+// and Close interrupt it, as they interrupt Read. Called without s.mu.
 //
 // The callback never blocks on s.mu: Close of the connection, which
 // finish calls with s.mu held, waits for it to return. When it cannot
 // take the lock it gives up, and the reader loops.
-func (s *socket) rawRead(r *rawIO) ([]byte, int, error) {
-	s.mu.Lock()
-	r.rb = s.readSpace()
-	s.mu.Unlock()
-	r.rn, r.rerr = 0, nil
+func (s *socket) rawRead(r *rawIO, space []byte) ([]byte, int, error) {
+	r.rb, r.rn, r.rerr = space, 0, nil
 	err := r.rc.Read(r.readFn)
 	b, n, rerr := r.rb, r.rn, r.rerr
 	r.rb = nil
