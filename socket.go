@@ -374,7 +374,9 @@ func (s *socket) readLoop() {
 		for s.state == stateOpen && !s.eof && !s.upgrading && s.bufferFull() {
 			s.space.Wait()
 		}
-		for s.upgrading && s.state == stateOpen {
+		// A socket closed during the upgrade still waits for it: the
+		// handshake's bytes are not the reader's, whatever the state.
+		for s.upgrading && s.state != stateDone {
 			s.readerParked = true
 			s.space.Broadcast()
 			s.space.Wait()
@@ -615,8 +617,13 @@ func (s *socket) addRead(req *readReq) error {
 // serveReads completes pending reads, strictly in order, from the buffer.
 // Called with s.mu held.
 func (s *socket) serveReads() {
-	if s.holdReads && !s.eof {
-		return // the bytes belong to the TLS stream to come
+	if s.holdReads {
+		if !s.eof {
+			return // the bytes belong to the TLS stream to come
+		}
+		// The stream ended before the upgrade ran: the bytes were TLS
+		// all the same, and never reach a plaintext read.
+		s.rpos = len(s.buf)
 	}
 	served := false
 	for len(s.reads) > 0 {

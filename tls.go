@@ -372,9 +372,13 @@ func (r *Registry) TLSState(id string) (tls.ConnectionState, error) {
 // stream. Bytes received but not yet read when Secure is called are the
 // start of the secure stream — in the server role, the peer's ClientHello
 // — and never reach a plaintext read; plaintext injected there makes the
-// handshake fail. It returns at once; a failed handshake gives the
-// socket's owner one socketError wrapping ErrHandshake. An already secure
-// socket is left as it is (nil). An unknown ID gives ErrSocketNotOpen.
+// handshake fail; if the stream ends before the handshake, a pending
+// read ends without them. Writes made after Secure never go out in the
+// clear: CloseSocket flushes them over TLS, running the handshake if it
+// has not run yet, and drops them if it fails. It returns
+// at once; a failed handshake gives the socket's owner one socketError
+// wrapping ErrHandshake. An already secure socket is left as it is
+// (nil). An unknown ID gives ErrSocketNotOpen.
 func (r *Registry) Secure(id string, opts ...Option) error {
 	s, err := r.lookupConn("secure", id)
 	if err != nil {
@@ -446,7 +450,9 @@ func (s *socket) doUpgrade(u *upgrade) error {
 	s.upgrading = true
 	s.space.Broadcast()                  // wake the reader out of a backpressure wait
 	raw.SetReadDeadline(time.Unix(1, 0)) // or out of Read
-	for !s.readerParked && s.state == stateOpen && !s.eof {
+	// A socket closed locally (stateClosing) still upgrades: a close
+	// flushes the queued writes, and those after Secure go over TLS.
+	for !s.readerParked && s.state != stateDone && !s.eof {
 		s.space.Wait()
 	}
 	if !s.readerCloses {
@@ -454,7 +460,7 @@ func (s *socket) doUpgrade(u *upgrade) error {
 		// the connection (closeConn): it must stay.
 		raw.SetReadDeadline(time.Time{})
 	}
-	if s.state != stateOpen || s.eof {
+	if s.state == stateDone || s.eof {
 		s.upgrading = false
 		s.rpos = len(s.buf) // the bytes were for TLS: never a plaintext read
 		s.space.Broadcast()
@@ -471,7 +477,9 @@ func (s *socket) doUpgrade(u *upgrade) error {
 	s.mu.Unlock()
 	err := handshake(context.Background(), tc, u.timeout)
 	s.mu.Lock()
-	if err == nil && s.state == stateOpen {
+	if err == nil && s.state != stateDone {
+		// Closed meanwhile (stateClosing): the queued writes are still
+		// flushed, and over TLS — never in the clear.
 		s.conn = tc
 		s.raw = nil // TLS may hold decrypted input: the reader must call Read
 	}

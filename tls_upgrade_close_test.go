@@ -1,0 +1,176 @@
+package lcsock_test
+
+import (
+	"bytes"
+	"crypto/tls"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lcsock/lcsock"
+	"github.com/lcsock/lcsock/lcsocktest"
+	"github.com/stretchr/testify/require"
+)
+
+// wireRecorder keeps every byte read from the connection it wraps.
+type wireRecorder struct {
+	net.Conn
+	mu  sync.Mutex
+	got bytes.Buffer
+}
+
+func (c *wireRecorder) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	c.got.Write(p[:n])
+	c.mu.Unlock()
+	return n, err
+}
+
+func (c *wireRecorder) bytes() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return bytes.Clone(c.got.Bytes())
+}
+
+// CloseSocket while a Secure handshake runs: the writes queued after
+// Secure are still flushed, as a close flushes, but over TLS. They used
+// to go out in the clear, and the reader, no longer parked, competed
+// with the handshake for its bytes (found in review).
+func TestCloseDuringSecureFlushesEncrypted(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	p := newPeer(t)
+	id := p.id("")
+	raw := openConnected(t, reg, rec, p, id)
+	cert, key := lcsocktest.SelfSigned(t, "localhost")
+	pair, err := tls.X509KeyPair(cert, key)
+	require.NoError(t, err)
+
+	// The client handshake stops in GetClientCertificate, after it has
+	// read every byte of the server's first flight, until released.
+	inCB, release := make(chan struct{}), make(chan struct{})
+	base := &tls.Config{GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		close(inCB)
+		<-release
+		return &tls.Certificate{}, nil
+	}}
+	require.NoError(t, reg.Secure(id, lcsock.Verify(false), lcsock.TLSConfig(base)))
+	require.NoError(t, reg.WriteWithMessage(id, []byte("SECRET-PAYLOAD"), nil, "")) // queued behind the upgrade
+
+	wire := &wireRecorder{Conn: raw}
+	srv := tls.Server(wire, &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequestClientCert})
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- srv.Handshake() }()
+	select {
+	case <-inCB:
+	case <-time.After(wait):
+		t.Fatal("the handshake did not reach GetClientCertificate")
+	}
+	require.NoError(t, reg.CloseSocket(id))
+	close(release)
+	require.NoError(t, <-srvDone)
+
+	srv.SetReadDeadline(time.Now().Add(wait))
+	got, _ := io.ReadAll(srv) // until the socket's close_notify and FIN
+	require.Equal(t, "SECRET-PAYLOAD", string(got), "the flushed write, decrypted")
+	require.NotContains(t, string(wire.bytes()), "SECRET-PAYLOAD", "sent in the clear")
+}
+
+// Bytes received after Secure belong to the secure stream. If the stream
+// ends before the upgrade runs (it waits behind a queued write here),
+// the pending plaintext read ends empty: the bytes used to reach it
+// (found in review).
+func TestSecureStreamEndingBeforeUpgradeKeepsTLSBytes(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{MaxWriteQueue: 64 << 20})
+	p := newPeer(t)
+	id := p.id("")
+	peer := openConnected(t, reg, rec, p, id)
+	// The peer does not read: the writer stays busy with this, and the
+	// upgrade marker waits behind it.
+	require.NoError(t, reg.WriteWithMessage(id, make([]byte, 48<<20), nil, ""))
+	require.NoError(t, reg.Secure(id, lcsock.Verify(false)))
+	require.NoError(t, reg.ReadWithMessage(id, lcsock.For(5, lcsock.Chars), nil, "got"))
+	_, err := peer.Write([]byte("\x16\x03\x01\x00\x10")) // the start of a ClientHello
+	require.NoError(t, err)
+	require.NoError(t, peer.(*net.TCPConn).CloseWrite())
+	ev := rec.WaitFor(t, lcsock.EventRead, id, wait)
+	require.Empty(t, ev.Data, "TLS bytes delivered to a plaintext read")
+	require.ErrorIs(t, ev.Err, io.EOF)
+}
+
+// holdFirstWrite blocks the first Write until released.
+type holdFirstWrite struct {
+	net.Conn
+	once             sync.Once
+	writing, release chan struct{}
+}
+
+func (c *holdFirstWrite) Write(p []byte) (int, error) {
+	c.once.Do(func() {
+		close(c.writing)
+		<-c.release
+	})
+	return c.Conn.Write(p)
+}
+
+// CloseSocket before the server's first flight arrives: the reader stays
+// parked until the upgrade ends, so the handshake gets those bytes (the
+// reader, unparked by the close, used to take and drop them, and the
+// handshake stalled).
+func TestCloseBeforeServerFlightKeepsReaderParked(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	p := newPeer(t)
+	id := p.id("")
+	raw := openConnected(t, reg, rec, p, id)
+	cert, key := lcsocktest.SelfSigned(t, "localhost")
+	pair, err := tls.X509KeyPair(cert, key)
+	require.NoError(t, err)
+	require.NoError(t, reg.Secure(id, lcsock.Verify(false)))
+	require.NoError(t, reg.WriteWithMessage(id, []byte("SECRET-PAYLOAD"), nil, ""))
+
+	hold := &holdFirstWrite{Conn: raw, writing: make(chan struct{}), release: make(chan struct{})}
+	srv := tls.Server(hold, &tls.Config{Certificates: []tls.Certificate{pair}})
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- srv.Handshake() }()
+	select {
+	case <-hold.writing: // the ClientHello is read; the server's flight waits
+	case <-time.After(wait):
+		t.Fatal("no ClientHello")
+	}
+	require.NoError(t, reg.CloseSocket(id))
+	close(hold.release)
+	require.NoError(t, <-srvDone)
+	srv.SetReadDeadline(time.Now().Add(wait))
+	got, _ := io.ReadAll(srv)
+	require.Equal(t, "SECRET-PAYLOAD", string(got))
+}
+
+// CloseSocket before the upgrade has run (it waits behind a write the
+// peer has not read yet): the close flushes the queue, handshake
+// included, and the write made after Secure arrives over TLS.
+func TestCloseBeforeUpgradeRunsItInTheFlush(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	p := newPeer(t)
+	id := p.id("")
+	raw := openConnected(t, reg, rec, p, id)
+	cert, key := lcsocktest.SelfSigned(t, "localhost")
+	pair, err := tls.X509KeyPair(cert, key)
+	require.NoError(t, err)
+	clear := bytes.Repeat([]byte("c"), 8<<20) // more than the socket buffers hold
+	require.NoError(t, reg.WriteWithMessage(id, clear, nil, ""))
+	require.NoError(t, reg.Secure(id, lcsock.Verify(false)))
+	require.NoError(t, reg.WriteWithMessage(id, []byte("SECRET-PAYLOAD"), nil, ""))
+	require.NoError(t, reg.CloseSocket(id))
+
+	raw.SetReadDeadline(time.Now().Add(wait))
+	got := make([]byte, len(clear))
+	_, err = io.ReadFull(raw, got)
+	require.NoError(t, err)
+	require.Equal(t, clear, got, "the write before Secure, in the clear")
+	srv := tls.Server(raw, &tls.Config{Certificates: []tls.Certificate{pair}})
+	require.NoError(t, srv.Handshake())
+	rest, _ := io.ReadAll(srv)
+	require.Equal(t, "SECRET-PAYLOAD", string(rest))
+}
