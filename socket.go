@@ -109,6 +109,7 @@ type socket struct {
 	// been asked to.
 	inRead       bool
 	readerCloses bool
+	tlsClosing   bool // a worker closes the TLS connection (closeConn)
 	// LendReadData: loans of buf's array to events being handled, and of
 	// arrays the reader has moved on from, which go back to the pool when
 	// their last loan ends.
@@ -975,16 +976,27 @@ func (s *socket) finish() {
 // reader goroutine to be scheduled. The reader is woken with a past
 // deadline instead and closes on its way out. Only plain TCP connections
 // (s.raw) are handed over: an adopted net.Conn need not honour
-// deadlines, and a TLS one is rare enough not to matter. Called with
-// s.mu held.
+// deadlines. A TLS connection is closed by a worker: tls.Conn.Close
+// sends close_notify first, which waits up to 5 s when the peer does not
+// read. Called with s.mu held.
 func (s *socket) closeConn() {
-	switch {
-	case s.conn == nil || s.readerCloses:
-	case s.inRead && s.raw != nil:
-		s.readerCloses = true
-		s.conn.SetReadDeadline(time.Unix(1, 0))
-	default:
-		s.conn.Close()
+	switch c := s.conn.(type) {
+	case nil:
+	case *tls.Conn:
+		if !s.tlsClosing {
+			s.tlsClosing = true
+			s.reg.wg.Add(1)
+			s.reg.spawn(func() { c.Close() })
+		}
+	case net.Conn:
+		switch {
+		case s.readerCloses:
+		case s.inRead && s.raw != nil:
+			s.readerCloses = true
+			c.SetReadDeadline(time.Unix(1, 0))
+		default:
+			c.Close()
+		}
 	}
 }
 

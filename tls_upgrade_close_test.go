@@ -174,3 +174,75 @@ func TestCloseBeforeUpgradeRunsItInTheFlush(t *testing.T) {
 	rest, _ := io.ReadAll(srv)
 	require.Equal(t, "SECRET-PAYLOAD", string(rest))
 }
+
+// stallConn's writes block, once stalled, until it is closed or
+// released: a peer that stopped reading, with the send buffer full.
+type stallConn struct {
+	net.Conn
+	stalled          chan struct{} // closed: writes block
+	release, closed  chan struct{}
+	stallOnce, close sync.Once
+}
+
+func (c *stallConn) Write(p []byte) (int, error) {
+	select {
+	case <-c.stalled:
+		select {
+		case <-c.release:
+		case <-c.closed:
+			return 0, net.ErrClosed
+		}
+	default:
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *stallConn) Close() error {
+	c.close.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+// CloseSocket of a TLS socket does not wait for its close_notify alert,
+// which cannot be sent while the peer does not read: tls.Conn.Close
+// waits up to 5 s for it, and the socket's lock was held meanwhile, so
+// the caller — usually the dispatcher — stalled with it (found in
+// review).
+func TestCloseSocketDoesNotWaitForCloseNotify(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	cert, key := lcsocktest.SelfSigned(t, "localhost")
+	pair, err := tls.X509KeyPair(cert, key)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	srvDone := make(chan struct{})
+	go func() {
+		defer close(srvDone)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.Copy(io.Discard, tls.Server(c, &tls.Config{Certificates: []tls.Certificate{pair}}))
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	sc := &stallConn{Conn: raw, stalled: make(chan struct{}), release: make(chan struct{}), closed: make(chan struct{})}
+	tc := tls.Client(sc, &tls.Config{InsecureSkipVerify: true})
+	require.NoError(t, tc.Handshake())
+	id, err := reg.Adopt("", tc, rec)
+	require.NoError(t, err)
+	close(sc.stalled)
+
+	closed := make(chan error, 1)
+	go func() { closed <- reg.CloseSocket(id) }()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(wait):
+		close(sc.release)
+		t.Fatal("CloseSocket waited for the close_notify alert")
+	}
+	close(sc.release) // the alert goes out; the connection closes
+	<-srvDone
+}
