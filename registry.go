@@ -89,7 +89,8 @@ type Registry struct {
 	iface    string
 	certs    []string
 
-	wg sync.WaitGroup // socket goroutines' work: readers, writers, dials, accept loops
+	wg        sync.WaitGroup // socket goroutines' work: readers, writers, dials, accept loops
+	closeDone chan struct{}  // closed when Close has finished
 
 	// Workers: the goroutines that run socket work (see spawn).
 	work    chan func()
@@ -138,12 +139,13 @@ func NewRegistry(cfg Config) (*Registry, error) {
 	}
 	cfg.Certificates = slices.Clone(cfg.Certificates)
 	r := &Registry{
-		cfg:     cfg,
-		sockets: make(map[string]*socket),
-		live:    make(map[*socket]struct{}),
-		iface:   cfg.DefaultInterface,
-		certs:   cfg.Certificates,
-		work:    make(chan func()),
+		cfg:       cfg,
+		sockets:   make(map[string]*socket),
+		live:      make(map[*socket]struct{}),
+		iface:     cfg.DefaultInterface,
+		certs:     cfg.Certificates,
+		work:      make(chan func()),
+		closeDone: make(chan struct{}),
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.interval.Store(int64(max(cfg.TimeoutInterval, minTimeoutInterval)))
@@ -319,11 +321,17 @@ func (r *Registry) CloseSocket(id string) error {
 // Close closes every socket at once, without flushing writes, stops event
 // delivery (events not yet delivered are dropped) and waits for the
 // registry's goroutines to exit. Blocking calls return errors wrapping
-// ErrClosed. It is idempotent and may be called from a handler.
+// ErrClosed. It is idempotent and may be called from a handler; a call
+// made while another is under way returns when that one does (at once
+// from a handler of the serial dispatcher, which the first call waits
+// for).
 func (r *Registry) Close() error {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
+		if goid() != r.disp.loopID.Load() {
+			<-r.closeDone
+		}
 		return nil
 	}
 	r.closed = true
@@ -346,6 +354,7 @@ func (r *Registry) Close() error {
 	r.wg.Wait()
 	close(r.work) // idle workers leave
 	r.workers.Wait()
+	close(r.closeDone)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -244,5 +245,54 @@ func TestCloseSocketDoesNotWaitForCloseNotify(t *testing.T) {
 		t.Fatal("CloseSocket waited for the close_notify alert")
 	}
 	close(sc.release) // the alert goes out; the connection closes
+	<-srvDone
+}
+
+// A Close made while another is under way returns when that one does,
+// not at once while socket goroutines still run: here the first waits
+// for the worker closing a TLS connection whose close_notify is stalled.
+func TestConcurrentCloseWaitsForTheFirst(t *testing.T) {
+	reg, err := lcsock.NewRegistry(lcsock.Config{})
+	require.NoError(t, err)
+	cert, key := lcsocktest.SelfSigned(t, "localhost")
+	pair, err := tls.X509KeyPair(cert, key)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	srvDone := make(chan struct{})
+	go func() {
+		defer close(srvDone)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.Copy(io.Discard, tls.Server(c, &tls.Config{Certificates: []tls.Certificate{pair}}))
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	sc := &stallConn{Conn: raw, stalled: make(chan struct{}), release: make(chan struct{}), closed: make(chan struct{})}
+	tc := tls.Client(sc, &tls.Config{InsecureSkipVerify: true})
+	require.NoError(t, tc.Handshake())
+	_, err = reg.Adopt("", tc, nil)
+	require.NoError(t, err)
+	close(sc.stalled)
+
+	first := make(chan struct{})
+	go func() { reg.Close(); close(first) }()
+	for len(reg.OpenSockets()) > 0 { // until the first Close is under way
+		runtime.Gosched()
+	}
+	second := make(chan struct{})
+	go func() { close(second); time.AfterFunc(50*time.Millisecond, func() { close(sc.release) }) }()
+	<-second
+	require.NoError(t, reg.Close())
+	select {
+	case <-sc.closed:
+	default:
+		t.Fatal("the second Close returned before the connection was closed")
+	}
+	<-first
 	<-srvDone
 }
