@@ -332,6 +332,9 @@ func (d *dispatcher) call(p pending) {
 		c.dg.undelivered.Add(-1)
 		p.ev.fromDatagram = nil
 	}
+	if p.ev.Kind == EventClosed && p.s != nil && p.s.socketClosedStale() {
+		return // closed locally while the event waited: none is due
+	}
 	p.h.HandleEvent(p.ev)
 }
 

@@ -300,7 +300,8 @@ func (r *Registry) handler(h Handler) Handler {
 // discarded; blocking Read and Write calls waiting on it return an error
 // wrapping ErrClosed; asynchronous writes already queued are still sent
 // (bounded by the timeout interval) and their events fire. No
-// socketClosed or socketError is sent for a local close. An unknown ID
+// socketClosed or socketError is sent for a local close, and a
+// socketClosed still waiting to be delivered is dropped. An unknown ID
 // gives an error wrapping ErrSocketNotOpen. It does not block.
 func (r *Registry) CloseSocket(id string) error {
 	s, err := r.lookup("close", id)
@@ -486,7 +487,7 @@ func (r *Registry) handlerPanicked(p pending, v any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reads = dropAsyncReads(s.reads)
-	s.rpos = len(s.buf)
+	s.discardUnread()
 	s.fail(&OpError{Op: "handler", Socket: s.id, Err: fmt.Errorf("%w: %v", ErrHandlerPanic, v)})
 }
 

@@ -219,3 +219,107 @@ func waitIdle(t *testing.T, reg *Registry, ok func(int32) bool) {
 		runtime.Gosched()
 	}
 }
+
+// A socketClosed waiting in the queue when the socket is closed locally
+// is not delivered: a local close has none (case 62), and the socket was
+// still open — listed, closable — until the event was handled (found in
+// review).
+func TestQueuedSocketClosedDroppedByLocalClose(t *testing.T) {
+	events := make(chan Event, 8)
+	inHandler, proceed, closeErr := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var reg *Registry
+	var id string
+	h := HandlerFunc(func(ev Event) {
+		if ev.Kind == EventRead && ev.Name == "first" {
+			close(inHandler)
+			<-proceed
+			closeErr <- reg.CloseSocket(id)
+			return
+		}
+		events <- ev
+	})
+	reg, id, peer := openToPeer(t, Config{Handler: h})
+	s, err := reg.lookup("test", id)
+	require.NoError(t, err)
+	require.NoError(t, reg.ReadWithMessage(id, For(1, Chars), nil, "first"))
+	_, err = peer.Write([]byte("x"))
+	require.NoError(t, err)
+	require.NoError(t, peer.Close())
+	<-inHandler
+	waitState(t, s, func() bool { return s.finalPosted }) // socketClosed is queued
+	close(proceed)
+	require.NoError(t, <-closeErr)
+
+	// A marker queued after it: once it arrives, socketClosed has had
+	// its turn.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	other := ln.Addr().String()
+	require.NoError(t, reg.Open(other, nil))
+	c, err := ln.Accept()
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, reg.ReadWithMessage(other, Until(""), nil, "marker"))
+	for ev := range events {
+		require.NotEqual(t, EventClosed, ev.Kind, "socketClosed after the local close")
+		if ev.Name == "marker" {
+			break
+		}
+	}
+}
+
+// Discarding unread input under a read that has already scanned it (a
+// panicking handler's socket, a Secure upgrade) restarts its matching:
+// the matcher's position pointed past the end of the buffer, and the
+// next match panicked with s.mu held, crashing the program (found in
+// review).
+func TestDiscardUnreadRestartsPendingReads(t *testing.T) {
+	t.Run("handler panic", func(t *testing.T) {
+		inHandler, proceed := make(chan struct{}), make(chan struct{})
+		h := HandlerFunc(func(ev Event) {
+			if ev.Name == "first" {
+				close(inHandler)
+				<-proceed
+				panic("handler fails")
+			}
+		})
+		reg, id, peer := openToPeer(t, Config{Handler: h})
+		s, err := reg.lookup("test", id)
+		require.NoError(t, err)
+		require.NoError(t, reg.ReadWithMessage(id, Available(), nil, "first"))
+		_, err = peer.Write([]byte("x"))
+		require.NoError(t, err)
+		<-inHandler
+		res := make(chan error, 1)
+		go func() {
+			_, err := reg.Read(context.Background(), id, Until("\n"))
+			res <- err
+		}()
+		waitState(t, s, func() bool { return len(s.reads) == 1 })
+		_, err = peer.Write([]byte("abc")) // scanned by the blocking read
+		require.NoError(t, err)
+		waitState(t, s, func() bool { return len(s.unread()) == 3 })
+		close(proceed)
+		require.ErrorIs(t, <-res, ErrHandlerPanic)
+	})
+	t.Run("secure", func(t *testing.T) {
+		events := make(chan Event, 8)
+		reg, id, peer := openToPeer(t, Config{Handler: HandlerFunc(func(ev Event) { events <- ev })})
+		s, err := reg.lookup("test", id)
+		require.NoError(t, err)
+		require.NoError(t, reg.ReadWithMessage(id, Until("\n"), nil, "line"))
+		_, err = peer.Write([]byte("abcdefgh")) // scanned by the read
+		require.NoError(t, err)
+		waitState(t, s, func() bool { return len(s.unread()) == 8 })
+		require.NoError(t, reg.Secure(id, Verify(false)))
+		// The handshake fails on the plaintext: the read ends with the
+		// socket, not with a panic.
+		for ev := range events {
+			if ev.Kind == EventError {
+				require.ErrorIs(t, ev.Err, ErrHandshake)
+				break
+			}
+		}
+	})
+}

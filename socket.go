@@ -110,6 +110,9 @@ type socket struct {
 	inRead       bool
 	readerCloses bool
 	tlsClosing   bool // a worker closes the TLS connection (closeConn)
+	// closedLocally: closeLocal ran (CloseSocket, Shutdown, Conn.Close,
+	// or the end of a socketClosed handler).
+	closedLocally bool
 	// LendReadData: loans of buf's array to events being handled, and of
 	// arrays the reader has moved on from, which go back to the pool when
 	// their last loan ends.
@@ -624,7 +627,7 @@ func (s *socket) serveReads() {
 		}
 		// The stream ended before the upgrade ran: the bytes were TLS
 		// all the same, and never reach a plaintext read.
-		s.rpos = len(s.buf)
+		s.discardUnread()
 	}
 	served := false
 	for len(s.reads) > 0 {
@@ -667,6 +670,19 @@ func (s *socket) serveReads() {
 	}
 	if served {
 		s.space.Signal()
+	}
+}
+
+// discardUnread drops the unread input. Pending reads start matching
+// afresh: a matcher's state is about the bytes it has seen, which may
+// only grow (see matcher.match). Called with s.mu held.
+func (s *socket) discardUnread() {
+	if s.rpos == len(s.buf) {
+		return
+	}
+	s.rpos = len(s.buf)
+	for _, r := range s.reads {
+		r.m = newMatcher(r.spec)
 	}
 }
 
@@ -1067,8 +1083,18 @@ func (s *socket) closeLocal() bool {
 	if s.state == stateDone {
 		return false
 	}
+	s.closedLocally = true
 	s.closeLocked()
 	return true
+}
+
+// socketClosedStale reports whether a socketClosed event posted for s
+// has lost its point: s was closed locally after it was posted, and a
+// local close has no socketClosed (case 62).
+func (s *socket) socketClosedStale() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closedLocally
 }
 
 // closeLocked is closeLocal with s.mu held.

@@ -462,12 +462,12 @@ func (s *socket) doUpgrade(u *upgrade) error {
 	}
 	if s.state == stateDone || s.eof {
 		s.upgrading = false
-		s.rpos = len(s.buf) // the bytes were for TLS: never a plaintext read
+		s.discardUnread() // the bytes were for TLS: never a plaintext read
 		s.space.Broadcast()
 		return &OpError{Op: "secure", Socket: s.id, Err: ErrClosed}
 	}
 	pc := &prefixConn{Conn: raw, prefix: append([]byte(nil), s.unread()...)}
-	s.rpos = len(s.buf)
+	s.discardUnread() // pending reads continue on the decrypted stream
 	var tc *tls.Conn
 	if u.server {
 		tc = tls.Server(pc, u.cfg)
