@@ -152,10 +152,11 @@ func (s *socket) secureAdopt(conn net.Conn) {
 // and announces it to the listener's handler.
 func (r *Registry) adopt(conn net.Conn, lsock *socket) {
 	l := lsock.listener
+	// The listener's lock is held until the connection is announced, so
+	// that none is announced once CloseSocket of the listener returned.
 	lsock.mu.Lock()
-	listening := lsock.state == stateOpen
-	lsock.mu.Unlock()
-	if !listening { // the listener closed as this connection arrived
+	if lsock.state != stateOpen { // the listener closed as this connection arrived
+		lsock.mu.Unlock()
 		conn.Close()
 		if l.slots != nil {
 			<-l.slots
@@ -182,6 +183,7 @@ func (r *Registry) adopt(conn net.Conn, lsock *socket) {
 			break
 		}
 		if !errors.Is(err, ErrAlreadyOpen) {
+			lsock.mu.Unlock()
 			conn.Close() // the registry is closed
 			if s.release != nil {
 				s.release()
@@ -194,6 +196,7 @@ func (r *Registry) adopt(conn net.Conn, lsock *socket) {
 	// The accept event belongs to the new socket: a panicking handler
 	// takes down that socket, not the listener.
 	s.post(lsock.owner, Event{Kind: EventAccepted, Name: l.message, Socket: s.id, Listener: lsock.id})
+	lsock.mu.Unlock()
 	if r.debugging() {
 		r.debug("lcsock: accepted", "socket", s.id, "listener", lsock.id)
 	}
