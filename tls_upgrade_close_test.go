@@ -36,18 +36,32 @@ func (c *wireRecorder) bytes() []byte {
 	return bytes.Clone(c.got.Bytes())
 }
 
+// openForUpgrade opens a plain socket to a test peer and returns the
+// peer's end of the connection.
+func openForUpgrade(t *testing.T) (*lcsock.Registry, string, net.Conn) {
+	t.Helper()
+	reg, rec := newReg(t, lcsock.Config{})
+	p := newPeer(t)
+	id := p.id("")
+	return reg, id, openConnected(t, reg, rec, p, id)
+}
+
+// serverCert is a self-signed certificate for a test TLS server.
+func serverCert(t *testing.T) tls.Certificate {
+	t.Helper()
+	cert, key := lcsocktest.SelfSigned(t, "localhost")
+	pair, err := tls.X509KeyPair(cert, key)
+	require.NoError(t, err)
+	return pair
+}
+
 // CloseSocket while a Secure handshake runs: the writes queued after
 // Secure are still flushed, as a close flushes, but over TLS. They used
 // to go out in the clear, and the reader, no longer parked, competed
 // with the handshake for its bytes (found in review).
 func TestCloseDuringSecureFlushesEncrypted(t *testing.T) {
-	reg, rec := newReg(t, lcsock.Config{})
-	p := newPeer(t)
-	id := p.id("")
-	raw := openConnected(t, reg, rec, p, id)
-	cert, key := lcsocktest.SelfSigned(t, "localhost")
-	pair, err := tls.X509KeyPair(cert, key)
-	require.NoError(t, err)
+	reg, id, raw := openForUpgrade(t)
+	pair := serverCert(t)
 
 	// The client handshake stops in GetClientCertificate, after it has
 	// read every byte of the server's first flight, until released.
@@ -121,13 +135,8 @@ func (c *holdFirstWrite) Write(p []byte) (int, error) {
 // reader, unparked by the close, used to take and drop them, and the
 // handshake stalled).
 func TestCloseBeforeServerFlightKeepsReaderParked(t *testing.T) {
-	reg, rec := newReg(t, lcsock.Config{})
-	p := newPeer(t)
-	id := p.id("")
-	raw := openConnected(t, reg, rec, p, id)
-	cert, key := lcsocktest.SelfSigned(t, "localhost")
-	pair, err := tls.X509KeyPair(cert, key)
-	require.NoError(t, err)
+	reg, id, raw := openForUpgrade(t)
+	pair := serverCert(t)
 	require.NoError(t, reg.Secure(id, lcsock.Verify(false)))
 	require.NoError(t, reg.WriteWithMessage(id, []byte("SECRET-PAYLOAD"), nil, ""))
 
@@ -152,13 +161,8 @@ func TestCloseBeforeServerFlightKeepsReaderParked(t *testing.T) {
 // peer has not read yet): the close flushes the queue, handshake
 // included, and the write made after Secure arrives over TLS.
 func TestCloseBeforeUpgradeRunsItInTheFlush(t *testing.T) {
-	reg, rec := newReg(t, lcsock.Config{})
-	p := newPeer(t)
-	id := p.id("")
-	raw := openConnected(t, reg, rec, p, id)
-	cert, key := lcsocktest.SelfSigned(t, "localhost")
-	pair, err := tls.X509KeyPair(cert, key)
-	require.NoError(t, err)
+	reg, id, raw := openForUpgrade(t)
+	pair := serverCert(t)
 	clear := bytes.Repeat([]byte("c"), 8<<20) // more than the socket buffers hold
 	require.NoError(t, reg.WriteWithMessage(id, clear, nil, ""))
 	require.NoError(t, reg.Secure(id, lcsock.Verify(false)))
@@ -167,7 +171,7 @@ func TestCloseBeforeUpgradeRunsItInTheFlush(t *testing.T) {
 
 	raw.SetReadDeadline(time.Now().Add(wait))
 	got := make([]byte, len(clear))
-	_, err = io.ReadFull(raw, got)
+	_, err := io.ReadFull(raw, got)
 	require.NoError(t, err)
 	require.Equal(t, clear, got, "the write before Secure, in the clear")
 	srv := tls.Server(raw, &tls.Config{Certificates: []tls.Certificate{pair}})
@@ -203,20 +207,16 @@ func (c *stallConn) Close() error {
 	return c.Conn.Close()
 }
 
-// CloseSocket of a TLS socket does not wait for its close_notify alert,
-// which cannot be sent while the peer does not read: tls.Conn.Close
-// waits up to 5 s for it, and the socket's lock was held meanwhile, so
-// the caller — usually the dispatcher — stalled with it (found in
-// review).
-func TestCloseSocketDoesNotWaitForCloseNotify(t *testing.T) {
-	reg, rec := newReg(t, lcsock.Config{})
-	cert, key := lcsocktest.SelfSigned(t, "localhost")
-	pair, err := tls.X509KeyPair(cert, key)
-	require.NoError(t, err)
+// stalledTLSClient returns a TLS client connection, handshake done, over
+// a stallConn, to a server that reads until the end of the stream;
+// srvDone is closed when the server is done.
+func stalledTLSClient(t *testing.T) (sc *stallConn, tc *tls.Conn, srvDone chan struct{}) {
+	t.Helper()
+	pair := serverCert(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	defer ln.Close()
-	srvDone := make(chan struct{})
+	t.Cleanup(func() { ln.Close() })
+	srvDone = make(chan struct{})
 	go func() {
 		defer close(srvDone)
 		c, err := ln.Accept()
@@ -228,9 +228,20 @@ func TestCloseSocketDoesNotWaitForCloseNotify(t *testing.T) {
 	}()
 	raw, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
-	sc := &stallConn{Conn: raw, stalled: make(chan struct{}), release: make(chan struct{}), closed: make(chan struct{})}
-	tc := tls.Client(sc, &tls.Config{InsecureSkipVerify: true})
+	sc = &stallConn{Conn: raw, stalled: make(chan struct{}), release: make(chan struct{}), closed: make(chan struct{})}
+	tc = tls.Client(sc, &tls.Config{InsecureSkipVerify: true})
 	require.NoError(t, tc.Handshake())
+	return sc, tc, srvDone
+}
+
+// CloseSocket of a TLS socket does not wait for its close_notify alert,
+// which cannot be sent while the peer does not read: tls.Conn.Close
+// waits up to 5 s for it, and the socket's lock was held meanwhile, so
+// the caller — usually the dispatcher — stalled with it (found in
+// review).
+func TestCloseSocketDoesNotWaitForCloseNotify(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	sc, tc, srvDone := stalledTLSClient(t)
 	id, err := reg.Adopt("", tc, rec)
 	require.NoError(t, err)
 	close(sc.stalled)
@@ -254,27 +265,7 @@ func TestCloseSocketDoesNotWaitForCloseNotify(t *testing.T) {
 func TestConcurrentCloseWaitsForTheFirst(t *testing.T) {
 	reg, err := lcsock.NewRegistry(lcsock.Config{})
 	require.NoError(t, err)
-	cert, key := lcsocktest.SelfSigned(t, "localhost")
-	pair, err := tls.X509KeyPair(cert, key)
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	srvDone := make(chan struct{})
-	go func() {
-		defer close(srvDone)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		io.Copy(io.Discard, tls.Server(c, &tls.Config{Certificates: []tls.Certificate{pair}}))
-	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	sc := &stallConn{Conn: raw, stalled: make(chan struct{}), release: make(chan struct{}), closed: make(chan struct{})}
-	tc := tls.Client(sc, &tls.Config{InsecureSkipVerify: true})
-	require.NoError(t, tc.Handshake())
+	sc, tc, srvDone := stalledTLSClient(t)
 	_, err = reg.Adopt("", tc, nil)
 	require.NoError(t, err)
 	close(sc.stalled)
