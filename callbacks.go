@@ -276,7 +276,7 @@ func (d *dispatcher) take(buf []pending) []pending {
 func (d *dispatcher) pop() (pending, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.head == len(d.q) {
+	if d.head >= len(d.q) { // empty, or emptied by close
 		return pending{}, false
 	}
 	p := d.q[d.head]
@@ -366,7 +366,7 @@ func (d *dispatcher) pump(ctx context.Context, wait bool) (int, error) {
 			return n, ErrClosed
 		}
 		limit := d.queued.Load()
-		for ; limit > 0; limit-- {
+		for ; limit > 0 && !d.closed.Load(); limit-- {
 			p, ok := d.pop()
 			if !ok {
 				break
@@ -412,7 +412,8 @@ func (d *dispatcher) close() {
 	}
 	d.closed.Store(true)
 	clear(d.q)
-	d.q = nil
+	d.q, d.head = nil, 0
+	d.queued.Store(0)
 	close(d.wake) // ends the serial loop and wakes a goroutine blocked in Dispatch
 	d.mu.Unlock()
 	if d.mode == DispatchSerial && goid() != d.loopID.Load() {

@@ -63,7 +63,8 @@ type dgram struct {
 // OpenDatagram is LiveCode's "open datagram socket to id": a UDP socket
 // whose every write is one datagram to the ID's host and port. It returns
 // at once; a host name is resolved in the background (writes made
-// meanwhile are sent once it is known). No connected event is sent. With
+// meanwhile are sent once it is known, and the owner gets socketTimeout
+// every timeout interval until then). No connected event is sent. With
 // WithMessage, each datagram received is sent to h as an EventDatagram
 // named by the message, Params (sender ID, data, socket ID); without it,
 // datagrams wait for Read or ReadWithMessage (which also sets where later
@@ -81,12 +82,18 @@ func (r *Registry) OpenDatagram(id string, h Handler, opts ...Option) error {
 	}
 	s := newSocket(r, id, addr, r.handler(h), o)
 	s.dg = &dgram{h: s.owner, msg: o.message}
+	now := time.Now()
+	s.openMark, s.openIv = now, r.TimeoutInterval()
 	ctx, cancel := context.WithCancel(r.ctx)
 	s.cancelDial = cancel
 	if err := r.add(s, true); err != nil {
 		cancel()
 		return err
 	}
+	// socketTimeout repeats while the name resolves, as for Open.
+	s.mu.Lock()
+	s.armTimer(now.Add(s.openIv))
+	s.mu.Unlock()
 	go s.runDatagram(ctx)
 	return nil
 }
@@ -184,12 +191,11 @@ func (s *socket) receive(uc *net.UDPConn) {
 			return
 		}
 		s.bytesIn += uint64(n)
-		target := s
-		if s.dg.listen {
-			target = s.pseudoSocket(from)
-		}
-		if target != nil {
-			target.deliver(s, d)
+		if !s.dg.listen {
+			s.deliver(s, d)
+		} else if p := s.pseudoSocket(from); p != nil {
+			p.deliver(s, d)
+			p.mu.Unlock()
 		}
 		s.mu.Unlock()
 	}
@@ -197,12 +203,8 @@ func (s *socket) receive(uc *net.UDPConn) {
 
 // deliver hands a datagram received by recv (s itself, or s's listener)
 // to a waiting Read, to the message handler, or to the queue. Called with
-// recv.mu held; s may be recv.
+// recv.mu and s.mu held; s may be recv.
 func (s *socket) deliver(recv *socket, d datagram) {
-	if s != recv {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-	}
 	dg := s.dg
 	if len(dg.waiters) > 0 {
 		w := dg.waiters[0]
@@ -239,27 +241,31 @@ func (s *socket) deliver(recv *socket, d datagram) {
 }
 
 // pseudoSocket returns the listener's socket record for a sender, making
-// it on its first datagram. Called with the listener's mu held.
+// it on its first datagram and again after it was closed. It returns it
+// with its mu held, so that it cannot be closed before the datagram is
+// delivered, or nil if the registry is closed. Called with the
+// listener's mu held.
 func (s *socket) pseudoSocket(from netip.AddrPort) *socket {
 	if p := s.dg.peers[from]; p != nil {
 		p.mu.Lock()
-		alive := p.state == stateOpen
-		p.mu.Unlock()
-		if alive {
+		if p.state == stateOpen {
 			return p
 		}
+		p.mu.Unlock()
 	}
 	base := MakeID(from.Addr().Unmap().String(), int(from.Port()), "")
 	p := newSocket(s.reg, base.String(), base, s.owner, options{})
 	p.dg = &dgram{uc: s.dg.uc, peer: from, lsock: s}
 	p.state = stateOpen
 	p.connectAt = time.Now()
+	p.mu.Lock() // before it is in the table, where CloseSocket finds it
 	for n := 1; ; n++ {
 		err := s.reg.add(p, false)
 		if err == nil {
 			break
 		}
 		if !errors.Is(err, ErrAlreadyOpen) {
+			p.mu.Unlock()
 			return nil
 		}
 		p.id = base.String() + "|" + strconv.Itoa(n)
@@ -442,6 +448,9 @@ func (s *socket) dgRead(ctx context.Context, iv time.Duration) ([]byte, error) {
 	for i, w := range s.dg.waiters {
 		if w == ch {
 			s.dg.waiters = append(s.dg.waiters[:i], s.dg.waiters[i+1:]...)
+			if cause == ErrClosed && s.rerr != nil {
+				return nil, s.rerr // it failed: say why, as a socketError does
+			}
 			return nil, &OpError{Op: "read", Socket: s.id, Err: cause}
 		}
 	}
@@ -473,10 +482,31 @@ func (s *socket) dgReadWithMessage(h Handler, name string) error {
 // Closing a pseudo-socket leaves the listener open; closing a listener
 // closes its pseudo-sockets.
 func (s *socket) closeDatagram() bool {
+	closed, peers := s.endDatagram()
+	for _, p := range peers { // a listener takes its pseudo-sockets along
+		s.reg.remove(p)
+		p.endDatagram()
+	}
+	if l := s.dg.lsock; closed && l != nil {
+		// A pseudo-socket leaves its listener's table, or senders that
+		// never come back would be kept as long as the listener lives.
+		l.mu.Lock()
+		if l.dg.peers[s.dg.peer] == s {
+			delete(l.dg.peers, s.dg.peer)
+		}
+		l.mu.Unlock()
+	}
+	return closed
+}
+
+// endDatagram is closeDatagram of s alone. It reports false if s had
+// already finished; a listener's pseudo-sockets are handed back for the
+// caller to close, with no lock held.
+func (s *socket) endDatagram() (closed bool, peers map[netip.AddrPort]*socket) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == stateDone {
-		return false
+		return false, nil
 	}
 	if s.dg.lsock != nil {
 		s.conn = nil // the connection is the listener's: do not close it
@@ -488,11 +518,8 @@ func (s *socket) closeDatagram() bool {
 	s.dg.queue = nil
 	s.state = stateClosing
 	s.finish()
-	for _, p := range s.dg.peers { // a listener takes its pseudo-sockets along
-		s.reg.remove(p)
-		p.closeDatagram()
-	}
-	return true
+	peers, s.dg.peers = s.dg.peers, nil
+	return true, peers
 }
 
 // AcceptDatagram is LiveCode's "accept datagram connections on port port

@@ -450,3 +450,36 @@ func TestCase78BlockingWriteWhileResolving(t *testing.T) {
 	require.ErrorIs(t, <-sent, lcsock.ErrResolve)
 	rec.WaitFor(t, lcsock.EventError, bad, wait)
 }
+
+// socketTimeout repeats while a datagram socket's name resolves, as for
+// Open (decisions.md, Timeouts); none was sent (found in review).
+func TestDatagramTimeoutWhileResolving(t *testing.T) {
+	dns := newFakeDNS(t)
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver(), TimeoutInterval: 50 * time.Millisecond})
+	dns.setAddrs("slow.test.", "127.0.0.1")
+	dns.closeGate()
+	defer dns.open()
+	require.NoError(t, reg.OpenDatagram("slow.test:10", nil))
+	ev := rec.WaitFor(t, lcsock.EventTimeout, "slow.test:10", wait)
+	require.Equal(t, lcsock.OpOpen, ev.Op)
+}
+
+// A handler that panics on a datagram socket's event closes the socket
+// with a socketError wrapping ErrHandlerPanic, as for TCP; it was closed
+// silently (found in review).
+func TestDatagramHandlerPanicGivesSocketError(t *testing.T) {
+	srv := udpPeer(t, "udp4", "127.0.0.1:0")
+	rec := &lcsocktest.Recorder{}
+	reg, _ := newReg(t, lcsock.Config{Handler: lcsock.HandlerFunc(func(ev lcsock.Event) {
+		rec.HandleEvent(ev)
+		if ev.Kind == lcsock.EventWritten {
+			panic("handler fails")
+		}
+	})})
+	id := srv.LocalAddr().String()
+	require.NoError(t, reg.OpenDatagram(id, nil))
+	require.NoError(t, reg.WriteWithMessage(id, []byte("x"), nil, "w"))
+	ev := rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrHandlerPanic)
+	require.Empty(t, reg.OpenSockets())
+}

@@ -3,6 +3,7 @@
 package lcsock
 
 import (
+	"context"
 	"net"
 	"runtime"
 	"syscall"
@@ -50,4 +51,36 @@ func TestCase81BroadcastOption(t *testing.T) {
 		require.NoError(t, gerr)
 		require.Equal(t, on, v != 0, "SO_BROADCAST with Broadcast(%v)", on)
 	}
+}
+
+// A blocking Read on a datagram socket that fails (ICMP port
+// unreachable) returns the socket's error, as the socketError carries
+// and as a TCP Read would: it returned ErrClosed (found in review).
+func TestDatagramReadGetsTheSocketsError(t *testing.T) {
+	dead, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	id := dead.LocalAddr().String()
+	require.NoError(t, dead.Close())
+	events := make(chan Event, 4)
+	reg, err := NewRegistry(Config{Handler: HandlerFunc(func(ev Event) { events <- ev })})
+	require.NoError(t, err)
+	defer reg.Close()
+	require.NoError(t, reg.OpenDatagram(id, nil))
+	s, err := reg.lookup("test", id)
+	require.NoError(t, err)
+	got := make(chan error, 1)
+	go func() {
+		_, err := reg.Read(context.Background(), id, ReadSpec{})
+		got <- err
+	}()
+	waitState(t, s, func() bool { return len(s.dg.waiters) == 1 })
+	_, err = reg.Write(context.Background(), id, []byte("anyone?"))
+	require.NoError(t, err)
+	select {
+	case err = <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Read did not return")
+	}
+	require.ErrorIs(t, err, syscall.ECONNREFUSED)
+	require.NotErrorIs(t, err, ErrClosed)
 }

@@ -480,6 +480,16 @@ func (r *Registry) handlerPanicked(p pending, v any) {
 		return
 	}
 	r.remove(s)
+	err := &OpError{Op: "handler", Socket: s.id, Err: fmt.Errorf("%w: %v", ErrHandlerPanic, v)}
+	if s.dg != nil && p.ev.Kind != EventError {
+		// Closing it is local (no event of its own): say why first.
+		s.mu.Lock()
+		if s.state != stateDone && !s.finalPosted {
+			s.finalPosted = true
+			s.post(s.owner, Event{Kind: EventError, Name: "socketError", Socket: s.id, Err: err})
+		}
+		s.mu.Unlock()
+	}
 	if s.listener != nil || s.dg != nil || p.ev.Kind == EventError || p.ev.Kind == EventClosed {
 		s.abort()
 		return
@@ -488,7 +498,7 @@ func (r *Registry) handlerPanicked(p pending, v any) {
 	defer s.mu.Unlock()
 	s.reads = dropAsyncReads(s.reads)
 	s.discardUnread()
-	s.fail(&OpError{Op: "handler", Socket: s.id, Err: fmt.Errorf("%w: %v", ErrHandlerPanic, v)})
+	s.fail(err)
 }
 
 // debugging reports whether Config.Logger takes debug records. Callers

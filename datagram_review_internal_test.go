@@ -1,0 +1,117 @@
+package lcsock
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// nextEventOf returns the next event on events, or fails.
+func nextEventOf(t *testing.T, events <-chan Event) Event {
+	t.Helper()
+	select {
+	case ev := <-events:
+		return ev
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event")
+		return Event{}
+	}
+}
+
+// A sender's pseudo-socket closed by CloseSocket while its listener was
+// delivering it a datagram: the datagram makes a new pseudo-socket,
+// which the event names. The check and the delivery used to take the
+// pseudo-socket's lock apart, and a close in between left the event
+// naming a socket that was not open (found in review). The interleaving
+// is run here by hand, under the locks each path takes.
+func TestPseudoSocketClosedWhileDelivering(t *testing.T) {
+	events := make(chan Event, 10)
+	reg, err := NewRegistry(Config{Handler: HandlerFunc(func(ev Event) { events <- ev })})
+	require.NoError(t, err)
+	defer reg.Close()
+	port, err := reg.AcceptDatagram(0, nil, "dg")
+	require.NoError(t, err)
+	c, err := net.Dial("udp", "127.0.0.1:"+strconv.Itoa(port))
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("first"))
+	require.NoError(t, err)
+	sender := nextEventOf(t, events).Socket
+	l, err := reg.lookup("test", strconv.Itoa(port))
+	require.NoError(t, err)
+	var from netip.AddrPort // as the listener's socket reports it
+	l.mu.Lock()
+	for k := range l.dg.peers {
+		from = k
+	}
+	l.mu.Unlock()
+
+	closed := make(chan error, 1)
+	l.mu.Lock() // receive holds it until the datagram is delivered
+	p := l.pseudoSocket(from)
+	go func() { closed <- reg.CloseSocket(sender) }() // waits for p
+	p.deliver(l, datagram{from: from, data: []byte("second")})
+	p.mu.Unlock()
+	l.mu.Unlock()
+	require.NoError(t, <-closed)
+
+	ev := nextEventOf(t, events)
+	require.Equal(t, "second", string(ev.Data))
+	require.Equal(t, sender, ev.Socket)
+	_, err = c.Write([]byte("third")) // after the close: a new pseudo-socket
+	require.NoError(t, err)
+	ev = nextEventOf(t, events)
+	require.Equal(t, "third", string(ev.Data))
+	require.Contains(t, reg.OpenSockets(), ev.Socket)
+}
+
+// Closed pseudo-sockets leave their listener's table: one record per
+// sender ever seen used to stay as long as the listener lived (found in
+// review).
+func TestClosedPseudoSocketsAreForgotten(t *testing.T) {
+	events := make(chan Event, 10)
+	reg, err := NewRegistry(Config{Handler: HandlerFunc(func(ev Event) { events <- ev })})
+	require.NoError(t, err)
+	defer reg.Close()
+	port, err := reg.AcceptDatagram(0, nil, "dg")
+	require.NoError(t, err)
+	for range 20 {
+		c, err := net.Dial("udp", "127.0.0.1:"+strconv.Itoa(port))
+		require.NoError(t, err)
+		_, err = c.Write([]byte("x"))
+		require.NoError(t, err)
+		ev := nextEventOf(t, events)
+		require.NoError(t, c.Close())
+		require.NoError(t, reg.CloseSocket(ev.Socket))
+	}
+	require.Equal(t, []string{strconv.Itoa(port)}, reg.OpenSockets())
+	l, err := reg.lookup("test", strconv.Itoa(port))
+	require.NoError(t, err)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	require.Empty(t, l.dg.peers)
+}
+
+// Close from a handler of a pumped registry with more events queued:
+// Dispatch returns ErrClosed; it used to pop from the emptied queue and
+// panic in the host's goroutine (found in review).
+func TestPumpedCloseFromHandlerWithEventsQueued(t *testing.T) {
+	var reg *Registry
+	calls := 0
+	reg, err := NewRegistry(Config{Dispatch: DispatchPumped, Handler: HandlerFunc(func(Event) {
+		calls++
+		reg.Close()
+	})})
+	require.NoError(t, err)
+	for range 3 {
+		reg.disp.post(reg.cfg.Handler, Event{Kind: EventRead, Name: "queued"}, nil)
+	}
+	require.NotPanics(t, func() { reg.Dispatch(context.Background()) })
+	require.Equal(t, 1, calls, "events behind Close are dropped")
+	require.Zero(t, reg.DispatchPending())
+}
