@@ -147,7 +147,7 @@ func (s *socket) dialDatagram(ctx context.Context) (*net.UDPConn, error) {
 	d := net.Dialer{Resolver: r.cfg.Resolver}
 	ip, port, bind, err := s.localAddr(ctx)
 	if err != nil {
-		return nil, err
+		return nil, &OpError{Op: "open", Socket: s.id, Err: err}
 	}
 	if bind {
 		d.LocalAddr = &net.UDPAddr{IP: ip, Port: port}

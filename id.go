@@ -115,9 +115,24 @@ func (id ID) IsZero() bool {
 }
 
 // idKey returns the registry key for the socket ID s. Sockets are looked
-// up by their whole ID, compared case-insensitively.
+// up by their whole ID, compared case-insensitively. Bytes that are not
+// UTF-8 are kept as they are: strings.ToLower would turn each into
+// U+FFFD, and IDs that differ in them would share a key.
 func idKey(s string) string {
-	return strings.ToLower(s)
+	if utf8.ValidString(s) {
+		return strings.ToLower(s)
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b = append(b, s[i])
+		} else {
+			b = utf8.AppendRune(b, unicode.ToLower(r))
+		}
+		i += n
+	}
+	return string(b)
 }
 
 // services are the service names accepted as ports, matched

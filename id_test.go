@@ -328,3 +328,23 @@ func FuzzParseID(f *testing.F) {
 		}
 	})
 }
+
+// IDs are compared case-insensitively, and IDs that differ in bytes that
+// are not UTF-8 stay apart: strings.ToLower made both U+FFFD (found in
+// review).
+func TestIDKeyCaseAndInvalidUTF8(t *testing.T) {
+	tests := []struct {
+		a, b string
+		same bool
+	}{
+		{"HOST:1|Name", "host:1|name", true},
+		{"h:1|Ä", "h:1|ä", true},
+		{"h:1|caf\xe9", "h:1|caf\xe8", false},
+		{"h:1|CAF\xe9", "h:1|caf\xe9", true},
+		{"h:1|\xe9", "h:1|\ufffd", false},
+		{"h:1|\xc3", "h:1|\xc3\xa9", false},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.same, idKey(tt.a) == idKey(tt.b), "%q vs %q", tt.a, tt.b)
+	}
+}

@@ -63,9 +63,11 @@ func WithMessage(name string) Option {
 // — an empty host means any address, an empty port any port; IPv6 hosts
 // go in brackets. Address reuse is set, so two client sockets may share a
 // local port. Without From, the registry's default interface (if set) is
-// the local host. A malformed local gives an error wrapping
-// ErrLocalAddress; a host that does not resolve or cannot be bound gives
-// a socketError (ErrLocalResolve, ErrBind).
+// the local host. A host name with addresses of both families binds the
+// one of the target's family (IPv4 for a target name), and its lookup
+// counts against ConnectTimeout. A malformed local gives an error
+// wrapping ErrLocalAddress; a host that does not resolve or cannot be
+// bound gives a socketError (ErrLocalResolve, ErrBind).
 func From(local string) Option {
 	return Option{name: "From", verbs: verbOpens | verbOpenDatagram, apply: func(o *options) error {
 		host, port, err := parseLocal(local)
@@ -113,6 +115,7 @@ func InputEOL(to EOL) Option {
 
 func buildOptions(verb, id string, opts []Option) (options, error) {
 	var o options
+	var client string // the first option for the TLS client role only
 	bit := verbBits[verb]
 	for _, opt := range opts {
 		if opt.apply == nil {
@@ -127,6 +130,13 @@ func buildOptions(verb, id string, opts []Option) (options, error) {
 		if err := opt.apply(&o); err != nil {
 			return o, &OpError{Op: verb, Socket: id, Err: err}
 		}
+		if opt.verbs == verbSecureClient && client == "" {
+			client = opt.name
+		}
+	}
+	if o.tls.server && client != "" {
+		// Secure in the server role: the option would be ignored.
+		return o, &OpError{Op: verb, Socket: id, Err: fmt.Errorf("option %s is for the client role, not with AsServer", client)}
 	}
 	return o, nil
 }

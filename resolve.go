@@ -150,11 +150,11 @@ func (r *Registry) lookupAll(ctx context.Context, host string) ([]netip.Addr, er
 		}
 		return 1
 	})
-	return slices.Compact(addrs), nil
+	return addrs, nil
 }
 
 // resolve resolves host in resolver order (RFC 6724, as net.Dialer uses
-// it). IPv4-mapped addresses are unmapped.
+// it), without duplicates. IPv4-mapped addresses are unmapped.
 func (r *Registry) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
 	if host == "" {
 		return nil, errNoHost
@@ -172,8 +172,10 @@ func (r *Registry) resolve(ctx context.Context, host string) ([]netip.Addr, erro
 	}
 	addrs := make([]netip.Addr, 0, len(ips))
 	for _, ip := range ips {
-		if a, ok := netip.AddrFromSlice(ip.IP); ok {
-			addrs = append(addrs, a.Unmap().WithZone(ip.Zone))
+		a, ok := netip.AddrFromSlice(ip.IP)
+		// A name may list an address twice, not always side by side.
+		if a = a.Unmap().WithZone(ip.Zone); ok && !slices.Contains(addrs, a) {
+			addrs = append(addrs, a)
 		}
 	}
 	if len(addrs) == 0 {
@@ -337,6 +339,11 @@ func parseProxy(rawURL string) (*proxyConfig, error) {
 		if p.socks && (len(p.user) == 0 || len(p.user) > 255 || len(p.pass) > 255) {
 			return nil, fmt.Errorf("%w: SOCKS5 user and password must be 1–255 and 0–255 bytes", ErrBadProxy)
 		}
+		if !p.socks && strings.Contains(p.user, ":") {
+			// Basic credentials are "user:password": the proxy would
+			// split at this one (RFC 7617).
+			return nil, fmt.Errorf("%w: an HTTP proxy user name cannot contain ':'", ErrBadProxy)
+		}
 	}
 	p.shown = strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(p.host, strconv.Itoa(p.port))
 	return p, nil
@@ -428,9 +435,11 @@ var errConnectDeadline = errors.New("lcsock: connect deadline")
 // dialTCP connects to id for Open and OpenSecure, with d as the template
 // of each connection (local address, control, keep-alive): directly to
 // every address of id's host (resolved with Config.Resolver, IDNA
-// applied), or through the proxy of o. Errors are classified under
-// LiveCode's texts: ErrResolve, ErrBind, or a *DialError (ErrConnect).
-func (r *Registry) dialTCP(ctx context.Context, d *net.Dialer, o *options, id ID) (net.Conn, error) {
+// applied), or through the proxy of o. bind sets d's local address
+// first, within ConnectTimeout: From may name a host to resolve. Errors
+// are classified under LiveCode's texts: ErrResolve, ErrBind, or a
+// *DialError (ErrConnect).
+func (r *Registry) dialTCP(ctx context.Context, d *net.Dialer, o *options, id ID, bind func(context.Context) error) (net.Conn, error) {
 	parent := ctx
 	var deadline time.Time
 	if o.dial.timeout > 0 {
@@ -440,10 +449,12 @@ func (r *Registry) dialTCP(ctx context.Context, d *net.Dialer, o *options, id ID
 		defer cancel()
 	}
 	var conn net.Conn
-	var err error
-	if p := o.dial.proxy; p != nil {
+	err := bind(ctx) // the local address may be a name to resolve
+	switch p := o.dial.proxy; {
+	case err != nil:
+	case p != nil:
 		conn, err = r.dialProxy(ctx, d, p, id)
-	} else {
+	default:
 		conn, err = r.dialHost(ctx, d, id.ASCIIHost(), id.Port)
 	}
 	// A connection deadline set from ctx may expire just before ctx does.
@@ -682,7 +693,7 @@ func httpConnect(ctx context.Context, conn net.Conn, p *proxyConfig, target stri
 	const maxHead = 16 << 10
 	head := make([]byte, 0, 256)
 	one := make([]byte, 1)
-	for !bytes.HasSuffix(head, []byte("\r\n\r\n")) && !bytes.HasSuffix(head, []byte("\n\n")) {
+	for !bytes.HasSuffix(head, []byte("\r\n\r\n")) && !bytes.HasSuffix(head, []byte("\n\n")) && !bytes.HasSuffix(head, []byte("\n\r\n")) {
 		if len(head) >= maxHead {
 			return errors.New("HTTP proxy response header too long")
 		}
@@ -696,10 +707,11 @@ func httpConnect(ctx context.Context, conn net.Conn, p *proxyConfig, target stri
 		return err
 	}
 	proto, status, _ := strings.Cut(line, " ")
-	if !strings.HasPrefix(proto, "HTTP/1.") || len(status) < 3 {
+	code, _, _ := strings.Cut(status, " ")
+	if !strings.HasPrefix(proto, "HTTP/1.") || len(code) != 3 || strings.Trim(code, "0123456789") != "" {
 		return fmt.Errorf("malformed HTTP proxy response %q", line)
 	}
-	if status[0] != '2' {
+	if code[0] != '2' {
 		return fmt.Errorf("HTTP proxy refused CONNECT: %s", status)
 	}
 	return nil

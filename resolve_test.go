@@ -698,3 +698,86 @@ func newHTTPProxy(t *testing.T, user, pass string) *testProxy {
 		return up
 	})
 }
+
+// Review findings (session 5) on names, proxies and TLS options.
+
+// HostNameToAddress gives each address once, even when the resolver
+// repeats one apart from its first place (found in review).
+func TestHostNameToAddressDropsDuplicates(t *testing.T) {
+	dns := newFakeDNS(t)
+	dns.setAddrs("dup.test.", "127.0.0.1", "127.0.0.2", "127.0.0.1")
+	reg, _ := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	got, err := reg.HostNameToAddress(ctxWait(t), "dup.test")
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"127.0.0.1", "127.0.0.2"}, got)
+}
+
+// ConnectTimeout bounds the whole open, the lookup of a From host name
+// included (found in review: a hanging lookup held the open).
+func TestConnectTimeoutBoundsFromLookup(t *testing.T) {
+	dns := newFakeDNS(t)
+	dns.hangName("local.test.")
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	id := "127.0.0.1:1|t"
+	require.NoError(t, reg.Open(id, nil, lcsock.From("local.test:0"), lcsock.ConnectTimeout(100*time.Millisecond)))
+	ev := rec.WaitFor(t, lcsock.EventError, id, wait) // the lookup hangs for good
+	require.ErrorIs(t, ev.Err, lcsock.ErrTimeout)
+}
+
+// A From host name with addresses of both families binds the one of the
+// target's family (found in review: it took the resolver's first, ::1,
+// and the open to 127.0.0.1 failed).
+func TestFromNameBindsTheTargetsFamily(t *testing.T) {
+	p := newPeer(t)
+	dns := newFakeDNS(t)
+	dns.setAddrs("local.test.", "::1", "127.0.0.1")
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	id := p.id("f")
+	require.NoError(t, reg.Open(id, nil, lcsock.From("local.test:0"), lcsock.WithMessage("up")))
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	local, err := reg.HostAddress(id)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1", local)
+}
+
+// An HTTP proxy's status line needs a three-digit code (found in review:
+// "HTTP/1.1 2 nonsense" opened the tunnel).
+func TestHTTPProxyMalformedStatusFails(t *testing.T) {
+	p := newPeer(t)
+	px := newTestProxy(t, func(px *testProxy, c net.Conn, br *bufio.Reader) net.Conn {
+		tp := textproto.NewReader(br)
+		tp.ReadLine()
+		tp.ReadMIMEHeader()
+		c.Write([]byte("HTTP/1.1 2 nonsense\r\n\r\n"))
+		up, _ := px.dialTarget("127.0.0.1", p.port())
+		return up
+	})
+	reg, rec := newReg(t, lcsock.Config{})
+	id := "x.test:" + itoa(p.port())
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("up"), lcsock.Proxy("http://"+px.addr())))
+	ev := rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.ErrorContains(t, ev.Err, "malformed HTTP proxy response")
+}
+
+// A ':' in an HTTP proxy's user name is refused: Basic credentials would
+// split there (found in review).
+func TestHTTPProxyUserWithColonRefused(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{})
+	err := reg.Open("x.test:1", nil, lcsock.Proxy("http://a%3Ab:pw@127.0.0.1:8080"))
+	require.ErrorIs(t, err, lcsock.ErrBadProxy)
+}
+
+// The TLS client role's options are an error with AsServer, which would
+// ignore them: a pin that is never checked is worse than none (found in
+// review).
+func TestSecureAsServerRefusesClientOptions(t *testing.T) {
+	p := newPeer(t)
+	reg, rec := newReg(t, lcsock.Config{})
+	cert, key := lcsocktest.SelfSigned(t, "127.0.0.1")
+	id := p.id("s")
+	openConnected(t, reg, rec, p, id)
+	for _, opt := range []lcsock.Option{lcsock.PinSHA256([32]byte{}), lcsock.VerifyHost("elsewhere"), lcsock.Verify(false), lcsock.ClientCert(string(cert), string(key))} {
+		err := reg.Secure(id, lcsock.AsServer(string(cert), string(key)), opt)
+		require.ErrorContains(t, err, "is for the client role")
+	}
+}

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -266,17 +268,17 @@ func (s *socket) run(ctx context.Context) {
 func (s *socket) dial(ctx context.Context) (net.Conn, error) {
 	r := s.reg
 	d := net.Dialer{Resolver: r.cfg.Resolver, KeepAlive: s.opts.keepAlive}
-	ip, port, bind, err := s.localAddr(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if bind {
-		d.LocalAddr = &net.TCPAddr{IP: ip, Port: port}
-		if s.opts.from {
-			d.Control = reuseControl
+	bind := func(ctx context.Context) error { // within ConnectTimeout
+		ip, port, bind, err := s.localAddr(ctx)
+		if bind {
+			d.LocalAddr = &net.TCPAddr{IP: ip, Port: port}
+			if s.opts.from {
+				d.Control = reuseControl
+			}
 		}
+		return err
 	}
-	conn, err := r.dialTCP(ctx, &d, &s.opts, s.addr)
+	conn, err := r.dialTCP(ctx, &d, &s.opts, s.addr, bind)
 	if err != nil {
 		return nil, &OpError{Op: "open", Socket: s.id, Err: err}
 	}
@@ -287,7 +289,8 @@ func (s *socket) dial(ctx context.Context) (net.Conn, error) {
 }
 
 // localAddr returns the local address to bind for the open: From's, or
-// the default interface; bind is false when neither is set.
+// the default interface; bind is false when neither is set. The error is
+// not wrapped in an OpError.
 func (s *socket) localAddr(ctx context.Context) (ip net.IP, port int, bind bool, err error) {
 	host, port := s.opts.fromHost, s.opts.fromPort
 	if !s.opts.from {
@@ -296,15 +299,18 @@ func (s *socket) localAddr(ctx context.Context) (ip net.IP, port int, bind bool,
 	if host == "" && port == 0 {
 		return nil, 0, false, nil
 	}
-	ip, err = resolveLocal(ctx, s.reg.cfg.Resolver, host)
+	ip, err = resolveLocal(ctx, s.reg.cfg.Resolver, host, s.addr.Host)
 	if err != nil {
-		return nil, 0, false, &OpError{Op: "open", Socket: s.id, Err: err}
+		return nil, 0, false, err
 	}
 	return ip, port, true, nil
 }
 
-// resolveLocal turns a From or default-interface host into an IP.
-func resolveLocal(ctx context.Context, res *net.Resolver, host string) (net.IP, error) {
+// resolveLocal turns a From or default-interface host into an IP. Of a
+// name's addresses it takes the first of the target's family when the
+// target is an IP address, else the first IPv4 one (LiveCode binds
+// IPv4), else the first.
+func resolveLocal(ctx context.Context, res *net.Resolver, host, target string) (net.IP, error) {
 	if host == "" {
 		return nil, nil
 	}
@@ -314,6 +320,15 @@ func resolveLocal(ctx context.Context, res *net.Resolver, host string) (net.IP, 
 	ips, err := res.LookupIP(ctx, "ip", host)
 	if err != nil || len(ips) == 0 {
 		return nil, errors.Join(ErrLocalResolve, err)
+	}
+	want4 := true
+	if t, err := netip.ParseAddr(strings.Trim(target, "[]")); err == nil {
+		want4 = t.Unmap().Is4()
+	}
+	for _, ip := range ips {
+		if (ip.To4() != nil) == want4 {
+			return ip, nil
+		}
 	}
 	return ips[0], nil
 }

@@ -82,7 +82,9 @@ func ClientCert(cert, key string) Option {
 
 // AsServer makes Secure run the server side of the handshake with the
 // given certificate and key (PEM data or file names, as for ClientCert).
-// LiveCode's secure socket always acts as the client.
+// LiveCode's secure socket always acts as the client. The client role's
+// options (Verify, VerifyHost, ClientCert, PinSHA256) are an error with
+// it.
 func AsServer(cert, key string) Option {
 	return Option{name: "AsServer", verbs: verbSecure, apply: func(o *options) error {
 		o.tls.server, o.tls.certPEM, o.tls.keyPEM = true, cert, key
