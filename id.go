@@ -114,6 +114,10 @@ func (id ID) IsZero() bool {
 	return id == ID{}
 }
 
+// SameID reports whether a and b name the same socket, as a Registry
+// compares IDs: the whole ID, case-insensitively.
+func SameID(a, b string) bool { return a == b || idKey(a) == idKey(b) }
+
 // idKey returns the registry key for the socket ID s. Sockets are looked
 // up by their whole ID, compared case-insensitively. Bytes that are not
 // UTF-8 are kept as they are: strings.ToLower would turn each into

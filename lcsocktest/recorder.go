@@ -3,6 +3,7 @@
 package lcsocktest
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"sync"
@@ -31,8 +32,12 @@ type Recorder struct {
 	OnEvent func(lcsock.Event)
 }
 
-// HandleEvent records ev.
+// HandleEvent records ev. It keeps a copy of ev.Data: with
+// Config.LendReadData the event's own is valid only until it returns.
 func (r *Recorder) HandleEvent(ev lcsock.Event) {
+	if ev.Data != nil {
+		ev.Data = bytes.Clone(ev.Data)
+	}
 	r.mu.Lock()
 	r.events = append(r.events, ev)
 	r.taken = append(r.taken, false)
@@ -69,7 +74,7 @@ func (r *Recorder) Count(kind lcsock.EventKind, id string) int {
 }
 
 func matches(ev lcsock.Event, kind lcsock.EventKind, id string) bool {
-	return ev.Kind == kind && (id == "" || strings.EqualFold(ev.Socket, id))
+	return ev.Kind == kind && (id == "" || lcsock.SameID(ev.Socket, id))
 }
 
 // Next returns the first recorded event of kind for socket id (any socket

@@ -298,3 +298,40 @@ func TestTLSServerNeedsCA(t *testing.T) {
 	})
 	require.Empty(t, tb.cleanups) // nothing was started
 }
+
+// The Recorder tells sockets apart as the registry does, and keeps its
+// own copy of read data (found in review: IDs differing in non-UTF-8
+// bytes matched each other, and data lent by LendReadData changed under
+// it).
+func TestRecorderIDsAndLentData(t *testing.T) {
+	require.False(t, lcsock.SameID("h:1|\xff", "h:1|\xfe"))
+	require.False(t, lcsock.SameID("h:1|ſ", "h:1|s"))
+	require.True(t, lcsock.SameID("H:1|Name", "h:1|name"))
+
+	rec := &lcsocktest.Recorder{}
+	reg, err := lcsock.NewRegistry(lcsock.Config{Handler: rec, LendReadData: true})
+	require.NoError(t, err)
+	defer reg.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	id := ln.Addr().String()
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("up")))
+	c, err := ln.Accept()
+	require.NoError(t, err)
+	defer c.Close()
+	rec.WaitFor(t, lcsock.EventConnected, id, 5*time.Second)
+	for _, line := range []string{"AAAA\n", "BBBB\n"} {
+		require.NoError(t, reg.ReadWithMessage(id, lcsock.Until("\n"), nil, "line"))
+		_, err = c.Write([]byte(line))
+		require.NoError(t, err)
+		require.Equal(t, line, string(rec.WaitFor(t, lcsock.EventRead, id, 5*time.Second).Data))
+	}
+	var got []string
+	for _, ev := range rec.Events() {
+		if ev.Kind == lcsock.EventRead {
+			got = append(got, string(ev.Data))
+		}
+	}
+	require.Equal(t, []string{"AAAA\n", "BBBB\n"}, got)
+}

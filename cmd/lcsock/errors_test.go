@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net"
 	"runtime"
 	"strconv"
@@ -22,7 +24,9 @@ func TestUDPSendRefused(t *testing.T) {
 	port := probe.LocalAddr().(*net.UDPAddr).Port
 	probe.Close()
 	var out, errs syncBuffer
-	code := run(context.Background(), []string{"udp", "send", "127.0.0.1:" + strconv.Itoa(port)}, strings.NewReader("one\n"), &out, &errs)
+	// Several lines: a write after the failure must still report the
+	// socket's error, not "socket is not open" (found in review).
+	code := run(context.Background(), []string{"udp", "send", "127.0.0.1:" + strconv.Itoa(port)}, strings.NewReader("one\ntwo\nthree\nfour\nfive\n"), &out, &errs)
 	require.Equal(t, 1, code, errs.String())
 	require.Contains(t, errs.String(), "refused")
 	require.Empty(t, out.String())
@@ -60,4 +64,46 @@ func TestMisplacedFlags(t *testing.T) {
 		require.Contains(t, errs.String(), "does not take", args)
 		require.Equal(t, 1, strings.Count(errs.String(), "\n"), "one line: %q", errs.String())
 	}
+}
+
+// The TLS client flags without -tls are bad input, not silently ignored
+// (found in review).
+func TestTLSFlagsNeedTLS(t *testing.T) {
+	for _, args := range [][]string{
+		{"connect", "-insecure", "127.0.0.1:1"},
+		{"connect", "-ca", "/nonexistent", "127.0.0.1:1"},
+		{"connect", "-verify-host", "x", "127.0.0.1:1"},
+	} {
+		var out, errs syncBuffer
+		code := run(context.Background(), args, strings.NewReader(""), &out, &errs)
+		require.Equal(t, 2, code, args)
+		require.Contains(t, errs.String(), "go with -tls", args)
+	}
+}
+
+// connect -until whose delimiter never comes within the read buffer
+// fails with the read's error; it waited silently for good (found in
+// review).
+func TestConnectUntilBufferFull(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	served := make(chan struct{})
+	defer func() { <-served }()
+	go func() {
+		defer close(served)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Write(bytes.Repeat([]byte("a"), 4<<20)) // no X: more than the read buffer
+		io.Copy(io.Discard, c)                    // until the tool closes
+	}()
+	stdin, typing := io.Pipe() // no input, until the test ends
+	defer typing.Close()
+	var out, errs syncBuffer
+	code := run(context.Background(), []string{"connect", "-until", "X", ln.Addr().String()}, stdin, &out, &errs)
+	require.Equal(t, 1, code, errs.String())
+	require.Contains(t, errs.String(), "buffer")
 }

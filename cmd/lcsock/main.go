@@ -121,6 +121,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "lcsock: -cert and -key go together\n")
 		return 2
 	}
+	if !sec.tls && (sec.insecure || sec.ca != "" || sec.verifyHost != "") {
+		fmt.Fprintf(stderr, "lcsock: -insecure, -ca and -verify-host go with -tls\n")
+		return 2
+	}
 	switch {
 	case verb == "demo" && fs.NArg() == 0:
 		err = demo(ctx, stdout)
@@ -182,8 +186,11 @@ func connect(ctx context.Context, cfg lcsock.Config, id string, spec lcsock.Read
 			reg.ReadWithMessage(id, spec, nil, "data")
 		case lcsock.EventRead:
 			stdout.Write(ev.Data)
-			if ev.Err == nil {
+			switch {
+			case ev.Err == nil:
 				reg.ReadWithMessage(id, spec, nil, "data")
+			case !errors.Is(ev.Err, io.EOF):
+				done <- ev.Err // e.g. no delimiter within MaxReadBuffer
 			}
 		case lcsock.EventClosed:
 			fmt.Fprintf(stderr, "lcsock: %s closed by peer\n", ev.Socket)
@@ -246,8 +253,12 @@ func listen(ctx context.Context, cfg lcsock.Config, port int, spec lcsock.ReadSp
 			} else {
 				stdout.Write(ev.Data)
 			}
-			if ev.Err == nil {
+			switch {
+			case ev.Err == nil:
 				reg.ReadWithMessage(ev.Socket, spec, nil, "data")
+			case !errors.Is(ev.Err, io.EOF):
+				fmt.Fprintf(stderr, "lcsock: %s: %s\n", ev.Socket, lcsock.ErrorText(ev.Err))
+				reg.CloseSocket(ev.Socket)
 			}
 		case lcsock.EventClosed:
 			fmt.Fprintf(stderr, "lcsock: %s closed\n", ev.Socket)

@@ -39,10 +39,12 @@ func udpSend(ctx context.Context, cfg lcsock.Config, id string, stdin io.Reader,
 	sc.Buffer(make([]byte, 64<<10), 64<<10)
 	for sc.Scan() {
 		if _, err := reg.Write(ctx, id, sc.Bytes()); err != nil {
+			// If the socket failed (port unreachable), its socketError
+			// says why; it may still be on its way to the handler.
 			select {
-			case ferr := <-failed: // why the socket is gone
+			case ferr := <-failed:
 				return ferr
-			default:
+			case <-time.After(time.Second):
 				return err
 			}
 		}

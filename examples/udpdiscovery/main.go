@@ -146,6 +146,9 @@ func seek(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	default:
 		*to = "127.0.0.1"
 	}
+	if _, err := lcsock.ParseID(lcsock.MakeID(*to, *port, "").String()); err != nil {
+		return cli.Usagef("-to %q: %v", *to, err)
+	}
 
 	var found atomic.Int64
 	enough := make(chan struct{})

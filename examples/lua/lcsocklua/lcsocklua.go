@@ -312,13 +312,22 @@ func (m *Module) options(L *lua.LState, n int, allowed ...string) (obj *lua.LTab
 			opts = append(opts, lcsock.VerifyHost(string(s)))
 		case "maxconnections":
 			f, ok := v.(lua.LNumber)
-			if !ok || f < 0 || f != lua.LNumber(math.Trunc(float64(f))) {
-				bad("a whole number")
+			if !ok || f < 0 || f != lua.LNumber(math.Trunc(float64(f))) || float64(f) >= math.MaxInt32 {
+				bad("a whole number below 2^31")
 			}
 			opts = append(opts, lcsock.MaxConnections(int(f)))
 		}
 	})
 	return obj, opts
+}
+
+// duration is n units as a Duration, the longest one for a number too
+// large to convert (a float beyond int64 converts to garbage).
+func duration(n float64, unit time.Duration) time.Duration {
+	if d := n * float64(unit); d < math.MaxInt64 {
+		return time.Duration(d)
+	}
+	return math.MaxInt64
 }
 
 // count checks that v is a whole number from 0 to maxInt.
@@ -538,9 +547,11 @@ func (m *Module) wait(L *lua.LState) int {
 		if s < 0 || math.IsNaN(s) {
 			L.ArgError(1, "seconds must not be negative")
 		}
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(s*float64(time.Second)))
-		defer cancel()
+		if d := duration(s, time.Second); d < math.MaxInt64 { // else: no limit
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, d)
+			defer cancel()
+		}
 	}
 	return m.pump(L, func() (int, error) { return m.reg.Dispatch(ctx) })
 }
@@ -604,7 +615,7 @@ func (m *Module) timeout(L *lua.LState) int {
 		if ms < 0 || math.IsNaN(ms) {
 			L.ArgError(1, "the interval must not be negative")
 		}
-		m.reg.SetTimeoutInterval(time.Duration(ms * float64(time.Millisecond)))
+		m.reg.SetTimeoutInterval(duration(ms, time.Millisecond))
 	}
 	L.Push(lua.LNumber(float64(m.reg.TimeoutInterval()) / float64(time.Millisecond)))
 	return 1

@@ -396,6 +396,7 @@ func TestArgumentErrors(t *testing.T) {
 		{`socket.read("a:1", true)`, "read spec must be nil, a delimiter string, a count, socket.EOF or a table"},
 		{`socket.wait(-1)`, "seconds must not be negative"},
 		{`socket.timeout(-5)`, "the interval must not be negative"},
+		{`socket.accept(0, "m", {maxconnections = 1e20})`, "option maxconnections must be a whole number below 2^31"},
 	} {
 		require.ErrorContains(t, in.L.DoString(tc.script), tc.want, tc.script)
 	}
@@ -626,4 +627,15 @@ waitfor(function() return failed end)
 "|unverified" "secure hi\n"
 "|wrong" "TLS handshake failed"
 `, out)
+}
+
+// Numbers too large for a Duration mean "very long", not a wrapped,
+// negative or tiny one (found in review: timeout(math.huge) set 1 ms).
+func TestHugeDurations(t *testing.T) {
+	in := newInterp(t)
+	out := in.run(t, `
+show(socket.timeout(math.huge) > 1e12, socket.timeout(1e300) > 1e12) -- ms; ~292 years
+socket.timeout(10000)
+`)
+	require.Equal(t, "true true\n", out)
 }
