@@ -386,9 +386,20 @@ func (d *dispatcher) pump(ctx context.Context, wait bool) (int, error) {
 }
 
 // drain waits until the events queued so far have been delivered, in
-// serial mode, unless called from a handler (which would wait on itself).
+// serial mode, unless called from a handler (which would wait on itself);
+// in pumped mode it delivers them.
 func (d *dispatcher) drain(ctx context.Context) {
-	if d.mode != DispatchSerial || goid() == d.loopID.Load() {
+	if d.mode == DispatchPumped {
+		// The host pumps: deliver them here, on its goroutine, as
+		// Dispatch does.
+		for d.queued.Load() > 0 && ctx.Err() == nil {
+			if n, err := d.pump(ctx, false); n == 0 || err != nil {
+				return
+			}
+		}
+		return
+	}
+	if goid() == d.loopID.Load() {
 		return
 	}
 	done := make(chan struct{})

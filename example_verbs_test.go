@@ -47,9 +47,11 @@ func ExampleRegistry_Shutdown() {
 	defer stop()
 	reg, _ := lcsock.NewRegistry(lcsock.Config{})
 	reg.Open(addr, nil)
+	reg.Write(context.Background(), addr, nil) // waits for the connection
 	reg.WriteWithMessage(addr, []byte("last words\n"), nil, "")
 
-	// Shutdown flushes queued writes, then closes.
+	// Shutdown flushes queued writes, then closes. (A socket still
+	// connecting is not connected: its writes are dropped, case 66.)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	fmt.Println(reg.Shutdown(ctx))

@@ -298,8 +298,11 @@ func (r *Registry) handler(h Handler) Handler {
 // leaves OpenSockets at once and may be reopened at once; pending
 // asynchronous reads are dropped without events and unread input is
 // discarded; blocking Read and Write calls waiting on it return an error
-// wrapping ErrClosed; asynchronous writes already queued are still sent
-// (bounded by the timeout interval) and their events fire. No
+// wrapping ErrClosed (on a TLS socket, a blocking Write already being
+// sent is finished with the flush instead); asynchronous writes already queued are still sent
+// (bounded by the timeout interval) and their events fire — unless the
+// socket is still connecting: then it is not connected at all, and its
+// queued writes are dropped (case 66). No
 // socketClosed or socketError is sent for a local close, and a
 // socketClosed still waiting to be delivered is dropped. An unknown ID
 // gives an error wrapping ErrSocketNotOpen. It does not block.
@@ -403,8 +406,9 @@ func (r *Registry) worker(fn func()) {
 
 // Shutdown closes every socket the way CloseSocket does — queued writes
 // are flushed and their events delivered — waits until they are done or
-// ctx ends, then closes the registry as Close does. It returns ctx's
-// error if ctx ended first.
+// ctx ends, then closes the registry as Close does. In DispatchPumped
+// mode it delivers those events itself, on the calling goroutine, as
+// Dispatch does. It returns ctx's error if ctx ended first.
 func (r *Registry) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	if r.closed {

@@ -20,6 +20,10 @@ const (
 	readChunkMin = 4 << 10   // least free space worth reading into
 	readChunkMax = 64 << 10  // largest single read from the kernel
 	writeChunk   = 256 << 10 // largest single write, so progress is seen
+	// connWriteChunk is writeChunk for connections written through
+	// net.Conn.Write (TLS, not TCP, not unix), which returns only when all
+	// is sent: progress is seen once per chunk, so it is smaller.
+	connWriteChunk = 32 << 10
 )
 
 type sockState uint8
@@ -146,6 +150,7 @@ type socket struct {
 	writeMark time.Time
 	writeIv   time.Duration
 	lastRecv  time.Time
+	lastSent  time.Time // the writer's last progress; blocking writes time out on it
 	openedAt  time.Time
 	connectAt time.Time
 	bytesIn   uint64
@@ -823,16 +828,21 @@ func (s *socket) writeLoop() {
 			}
 			continue
 		}
-		conn := s.conn
+		conn, rio := s.conn, s.raw
 		var err error
 		var n int
 		s.mu.Unlock()
-		if w.closeWrite {
+		switch {
+		case w.closeWrite:
 			if cw, ok := conn.(interface{ CloseWrite() error }); ok {
 				err = cw.CloseWrite()
 			}
-		} else {
-			n, err = conn.Write(w.data[w.off:min(len(w.data), w.off+writeChunk)])
+		case rio != nil:
+			// Whatever the kernel takes is progress, noted as it happens:
+			// a slow peer is not a stalled one.
+			n, err = rio.writeSome(w.data[w.off:min(len(w.data), w.off+writeChunk)])
+		default:
+			n, err = conn.Write(w.data[w.off:min(len(w.data), w.off+connWriteChunk)])
 		}
 		s.mu.Lock()
 		aborted := s.aborting
@@ -843,6 +853,7 @@ func (s *socket) writeLoop() {
 		if n > 0 {
 			s.bytesOut += uint64(n)
 			s.writeMark = time.Now()
+			s.lastSent = s.writeMark
 		}
 		if len(s.writes) == 0 || s.writes[0] != w {
 			continue // failed or closed while the lock was released
@@ -852,6 +863,12 @@ func (s *socket) writeLoop() {
 			if w.cancelErr != nil && w.off < len(w.data) {
 				s.popWrite()
 				w.done <- w.cancelErr
+				if _, ok := conn.(*tls.Conn); ok && s.state != stateDone {
+					// The deadline broke the TLS stream for good, maybe in
+					// the middle of a record: say so, rather than fail the
+					// next write with "i/o timeout".
+					s.fail(&OpError{Op: "write", Socket: s.id, Err: errTLSWriteCut})
+				}
 				continue
 			}
 			if w.cancelErr != nil {
@@ -879,6 +896,14 @@ func (s *socket) writeLoop() {
 			s.post(w.h, Event{Kind: EventWritten, Name: w.name, Socket: s.id})
 		}
 	}
+}
+
+// errTLSWriteCut ends a TLS socket whose write was interrupted.
+var errTLSWriteCut = errors.New("a write cut short by its context or timeout left the TLS stream broken")
+
+func isTLS(c net.Conn) bool {
+	_, ok := c.(*tls.Conn)
+	return ok
 }
 
 // popFront removes q's first element. A short queue keeps its array, so
@@ -922,7 +947,7 @@ func (s *socket) cancelWrite(w *writeReq, err error) bool {
 		if i == 0 && s.writing {
 			w.cancelErr = err
 			s.aborting = true
-			s.conn.SetWriteDeadline(time.Unix(1, 0))
+			s.conn.SetWriteDeadline(time.Unix(1, 0)) // on TLS, this ends the socket (errTLSWriteCut)
 			return false
 		}
 		s.writes = append(s.writes[:i], s.writes[i+1:]...)
@@ -1135,6 +1160,10 @@ func (s *socket) closeLocked() {
 	for i, w := range s.writes {
 		switch {
 		case !w.blocking:
+			kept = append(kept, w)
+		case i == 0 && s.writing && isTLS(s.conn):
+			// Being sent, and TLS cannot stop a record halfway and go on
+			// with the flush: it finishes (within the flush's bound).
 			kept = append(kept, w)
 		case i == 0 && s.writing:
 			w.cancelErr = &OpError{Op: "write", Socket: s.id, Err: ErrClosed}
@@ -1407,9 +1436,11 @@ func (r *Registry) ReadWithMessage(id string, spec ReadSpec, h Handler, name str
 // for the timeout interval in force when Write was called, ctx's error
 // when ctx ends, and ErrClosed when the socket is closed meanwhile; then
 // the unsent rest of data is dropped and n says how much the peer may
-// have received. Any write error on the connection is fatal to the
-// socket: its owner gets one socketError. Write does not keep data after
-// it returns.
+// have received. On a TLS socket, a Write cut short by ctx or its
+// timeout also ends the socket (one socketError): TLS cannot go on after
+// a record cut halfway. Any write error on the connection is fatal to
+// the socket: its owner gets one socketError. Write does not keep data
+// after it returns.
 func (r *Registry) Write(ctx context.Context, id string, data []byte) (int, error) {
 	s, err := r.lookupConn("write", id)
 	if err != nil {
@@ -1439,6 +1470,7 @@ func (s *socket) write(ctx context.Context, data []byte, iv time.Duration) (int,
 	if err != nil {
 		return early, err
 	}
+	issued := time.Now()
 	var timer *time.Timer
 	var tc <-chan time.Time // nil, never ready, without an interval
 	if iv > 0 {
@@ -1454,8 +1486,10 @@ func (s *socket) write(ctx context.Context, data []byte, iv time.Duration) (int,
 		case <-ctx.Done():
 			cause = ctx.Err()
 		case <-tc:
+			// Idle since the last byte sent, not since writeMark, which
+			// socketTimeout events of an asynchronous write ahead move.
 			s.mu.Lock()
-			idle := time.Since(s.writeMark)
+			idle := time.Since(latest(issued, s.lastSent))
 			s.mu.Unlock()
 			if idle < iv {
 				timer.Reset(iv - idle)

@@ -18,6 +18,10 @@ func (s *socket) rawRead(r *rawIO, space []byte) ([]byte, int, error) {
 	panic("lcsock: rawRead is not available on this system")
 }
 
+func (r *rawIO) writeSome(data []byte) (int, error) {
+	panic("lcsock: raw I/O is not available on this system")
+}
+
 func (r *rawIO) write(data []byte) (int, error) {
 	panic("lcsock: rawWrite is not available on this system")
 }

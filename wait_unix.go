@@ -29,6 +29,12 @@ type rawIO struct {
 	wn      int
 	werr    error
 	writeFn func(fd uintptr) bool
+
+	// The writer goroutine's (writeSome).
+	sb     []byte
+	sn     int
+	serr   error
+	someFn func(fd uintptr) bool
 }
 
 func (s *socket) newRawIO(rc syscall.RawConn) *rawIO {
@@ -75,7 +81,38 @@ func (s *socket) newRawIO(rc syscall.RawConn) *rawIO {
 		}
 		return true
 	}
+	r.someFn = func(fd uintptr) bool {
+		for {
+			r.sn, r.serr = syscall.Write(int(fd), r.sb)
+			if r.serr != syscall.EINTR {
+				break
+			}
+		}
+		if r.serr == syscall.EAGAIN {
+			r.sn, r.serr = 0, nil
+			return false // wait until the kernel takes more
+		}
+		return true
+	}
 	return r
+}
+
+// writeSome writes the start of data: it waits, as net.Conn.Write does,
+// until the kernel takes some, but returns as soon as it has, so that
+// the writer sees progress as it happens. Write deadlines and Close
+// interrupt it. Called by the writer goroutine only.
+func (r *rawIO) writeSome(data []byte) (int, error) {
+	r.sb, r.sn, r.serr = data, 0, nil
+	err := r.rc.Write(r.someFn)
+	n, serr := max(r.sn, 0), r.serr
+	r.sb = nil
+	switch {
+	case err != nil:
+		return 0, err
+	case serr != nil:
+		return 0, os.NewSyscallError("write", serr)
+	}
+	return n, nil
 }
 
 // rawRead reads once from a plain TCP connection into space, free space
