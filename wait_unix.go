@@ -82,35 +82,39 @@ func (s *socket) newRawIO(rc syscall.RawConn) *rawIO {
 		return true
 	}
 	r.someFn = func(fd uintptr) bool {
-		for {
-			r.sn, r.serr = syscall.Write(int(fd), r.sb)
-			if r.serr != syscall.EINTR {
-				break
+		for r.sn < len(r.sb) { // as much as the kernel takes now
+			n, err := syscall.Write(int(fd), r.sb[r.sn:])
+			switch {
+			case err == syscall.EINTR:
+			case err == syscall.EAGAIN:
+				return r.sn > 0 // or wait until it takes some
+			case err != nil:
+				r.serr = err
+				return true
+			default:
+				r.sn += n
 			}
-		}
-		if r.serr == syscall.EAGAIN {
-			r.sn, r.serr = 0, nil
-			return false // wait until the kernel takes more
 		}
 		return true
 	}
 	return r
 }
 
-// writeSome writes the start of data: it waits, as net.Conn.Write does,
-// until the kernel takes some, but returns as soon as it has, so that
-// the writer sees progress as it happens. Write deadlines and Close
-// interrupt it. Called by the writer goroutine only.
+// writeSome writes what the kernel takes of data now, waiting as
+// net.Conn.Write does only while it takes nothing, so that the writer
+// sees progress as it happens. It returns how much was written, also
+// with an error. Write deadlines and Close interrupt it. Called by the
+// writer goroutine only.
 func (r *rawIO) writeSome(data []byte) (int, error) {
 	r.sb, r.sn, r.serr = data, 0, nil
 	err := r.rc.Write(r.someFn)
-	n, serr := max(r.sn, 0), r.serr
+	n, serr := r.sn, r.serr
 	r.sb = nil
 	switch {
 	case err != nil:
-		return 0, err
+		return n, err
 	case serr != nil:
-		return 0, os.NewSyscallError("write", serr)
+		return n, os.NewSyscallError("write", serr)
 	}
 	return n, nil
 }
