@@ -6,21 +6,21 @@ import (
 	"net/netip"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
 
-// nextEventOf returns the next event on events, or fails.
-func nextEventOf(t *testing.T, events <-chan Event) Event {
+// datagramListener returns a registry accepting datagrams on a port,
+// with message "dg", and the channel its events go to.
+func datagramListener(t *testing.T) (*Registry, int, chan Event) {
 	t.Helper()
-	select {
-	case ev := <-events:
-		return ev
-	case <-time.After(5 * time.Second):
-		t.Fatal("no event")
-		return Event{}
-	}
+	events := make(chan Event, 10)
+	reg, err := NewRegistry(Config{Handler: HandlerFunc(func(ev Event) { events <- ev })})
+	require.NoError(t, err)
+	t.Cleanup(func() { reg.Close() })
+	port, err := reg.AcceptDatagram(0, nil, "dg")
+	require.NoError(t, err)
+	return reg, port, events
 }
 
 // A sender's pseudo-socket closed by CloseSocket while its listener was
@@ -30,18 +30,13 @@ func nextEventOf(t *testing.T, events <-chan Event) Event {
 // naming a socket that was not open (found in review). The interleaving
 // is run here by hand, under the locks each path takes.
 func TestPseudoSocketClosedWhileDelivering(t *testing.T) {
-	events := make(chan Event, 10)
-	reg, err := NewRegistry(Config{Handler: HandlerFunc(func(ev Event) { events <- ev })})
-	require.NoError(t, err)
-	defer reg.Close()
-	port, err := reg.AcceptDatagram(0, nil, "dg")
-	require.NoError(t, err)
+	reg, port, events := datagramListener(t)
 	c, err := net.Dial("udp", "127.0.0.1:"+strconv.Itoa(port))
 	require.NoError(t, err)
 	defer c.Close()
 	_, err = c.Write([]byte("first"))
 	require.NoError(t, err)
-	sender := nextEventOf(t, events).Socket
+	sender := nextEvent(t, events).Socket
 	l, err := reg.lookup("test", strconv.Itoa(port))
 	require.NoError(t, err)
 	var from netip.AddrPort // as the listener's socket reports it
@@ -60,12 +55,12 @@ func TestPseudoSocketClosedWhileDelivering(t *testing.T) {
 	l.mu.Unlock()
 	require.NoError(t, <-closed)
 
-	ev := nextEventOf(t, events)
+	ev := nextEvent(t, events)
 	require.Equal(t, "second", string(ev.Data))
 	require.Equal(t, sender, ev.Socket)
 	_, err = c.Write([]byte("third")) // after the close: a new pseudo-socket
 	require.NoError(t, err)
-	ev = nextEventOf(t, events)
+	ev = nextEvent(t, events)
 	require.Equal(t, "third", string(ev.Data))
 	require.Contains(t, reg.OpenSockets(), ev.Socket)
 }
@@ -74,18 +69,13 @@ func TestPseudoSocketClosedWhileDelivering(t *testing.T) {
 // sender ever seen used to stay as long as the listener lived (found in
 // review).
 func TestClosedPseudoSocketsAreForgotten(t *testing.T) {
-	events := make(chan Event, 10)
-	reg, err := NewRegistry(Config{Handler: HandlerFunc(func(ev Event) { events <- ev })})
-	require.NoError(t, err)
-	defer reg.Close()
-	port, err := reg.AcceptDatagram(0, nil, "dg")
-	require.NoError(t, err)
+	reg, port, events := datagramListener(t)
 	for range 20 {
 		c, err := net.Dial("udp", "127.0.0.1:"+strconv.Itoa(port))
 		require.NoError(t, err)
 		_, err = c.Write([]byte("x"))
 		require.NoError(t, err)
-		ev := nextEventOf(t, events)
+		ev := nextEvent(t, events)
 		require.NoError(t, c.Close())
 		require.NoError(t, reg.CloseSocket(ev.Socket))
 	}

@@ -323,3 +323,15 @@ func TestDiscardUnreadRestartsPendingReads(t *testing.T) {
 		}
 	})
 }
+
+// nextEvent returns the next event from events.
+func nextEvent(t *testing.T, events <-chan Event) Event {
+	t.Helper()
+	select {
+	case ev := <-events:
+		return ev
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event")
+		return Event{}
+	}
+}

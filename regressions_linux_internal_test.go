@@ -54,18 +54,6 @@ func failWhileReaderHolds(t *testing.T, s *socket, peer net.Conn) {
 
 var errInjected = errors.New("injected write failure")
 
-// nextEvent returns the next event from events.
-func nextEvent(t *testing.T, events <-chan Event) Event {
-	t.Helper()
-	select {
-	case ev := <-events:
-		return ev
-	case <-time.After(5 * time.Second):
-		t.Fatal("no event")
-		return Event{}
-	}
-}
-
 // A socket that fails keeps the bytes it received for later reads; the
 // bytes its reader had taken from the kernel at that moment join them
 // (the reader, handed the close of the connection, used to drop them).
