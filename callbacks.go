@@ -408,6 +408,7 @@ func (d *dispatcher) drain(ctx context.Context) {
 	}
 	select {
 	case <-done:
+	case <-d.done: // closed meanwhile (a handler called Close): the marker was dropped
 	case <-ctx.Done():
 	}
 }

@@ -116,6 +116,9 @@ func (c *Conn) Close() error {
 		return c.opError("close", net.ErrClosed)
 	}
 	c.s.reg.remove(c.s)
+	c.s.mu.Lock()
+	c.s.cutWrites = true // net.Conn: a Write in progress ends now, even on TLS
+	c.s.mu.Unlock()
 	c.s.closeLocal()
 	return nil
 }

@@ -64,8 +64,8 @@ func WithMessage(name string) Option {
 // go in brackets. Address reuse is set, so two client sockets may share a
 // local port. Without From, the registry's default interface (if set) is
 // the local host. A host name with addresses of both families binds the
-// one of the target's family (IPv4 for a target name), and its lookup
-// counts against ConnectTimeout. A malformed local gives an error
+// one of the target's family (of the target name's first address), and
+// its lookup counts against ConnectTimeout. A malformed local gives an error
 // wrapping ErrLocalAddress; a host that does not resolve or cannot be
 // bound gives a socketError (ErrLocalResolve, ErrBind).
 func From(local string) Option {

@@ -335,3 +335,36 @@ func nextEvent(t *testing.T, events <-chan Event) Event {
 		return Event{}
 	}
 }
+
+// Shutdown returns when a handler closes the registry while Shutdown
+// waits for the events of its flush: Close dropped the marker Shutdown
+// waited for, and it waited until its ctx ended (found in review).
+func TestShutdownWhenAHandlerCloses(t *testing.T) {
+	inHandler, proceed := make(chan struct{}), make(chan struct{})
+	var reg *Registry
+	h := HandlerFunc(func(ev Event) {
+		if ev.Kind == EventWritten {
+			close(inHandler)
+			<-proceed
+			reg.Close()
+		}
+	})
+	reg, id, peer := openToPeer(t, Config{Handler: h})
+	_ = peer
+	require.NoError(t, reg.WriteWithMessage(id, []byte("x"), nil, "w"))
+	<-inHandler
+	done := make(chan error, 1)
+	go func() { done <- reg.Shutdown(context.Background()) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for reg.disp.queued.Load() == 0 { // Shutdown's marker, behind the handler
+		require.True(t, time.Now().Before(deadline), "Shutdown queued nothing")
+		runtime.Gosched()
+	}
+	close(proceed)
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown still waiting after the handler closed the registry")
+	}
+}

@@ -781,3 +781,29 @@ func TestSecureAsServerRefusesClientOptions(t *testing.T) {
 		require.ErrorContains(t, err, "is for the client role")
 	}
 }
+
+// A From name with addresses of both families, to a target name with
+// IPv6 addresses only: the bind follows the target name's family; it
+// took IPv4 for every target name, and no address could be tried (found
+// in the review of this session's fixes).
+func TestFromNameFollowsTargetNamesFamily(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback here:", err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	dns := newFakeDNS(t)
+	dns.setAddrs("local.test.", "127.0.0.1", "::1")
+	dns.setAddrs("v6.test.", "::1")
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	id := "v6.test:" + itoa(ln.Addr().(*net.TCPAddr).Port)
+	require.NoError(t, reg.Open(id, nil, lcsock.From("local.test:0"), lcsock.WithMessage("up")))
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	(<-accepted).Close()
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -119,6 +120,7 @@ type socket struct {
 	// closedLocally: closeLocal ran (CloseSocket, Shutdown, Conn.Close,
 	// or the end of a socketClosed handler).
 	closedLocally bool
+	cutWrites     bool // closed by Conn.Close: a TLS write in progress is cut too
 	// LendReadData: loans of buf's array to events being handled, and of
 	// arrays the reader has moved on from, which go back to the pool when
 	// their last loan ends.
@@ -304,18 +306,28 @@ func (s *socket) localAddr(ctx context.Context) (ip net.IP, port int, bind bool,
 	if host == "" && port == 0 {
 		return nil, 0, false, nil
 	}
-	ip, err = resolveLocal(ctx, s.reg.cfg.Resolver, host, s.addr.Host)
+	ip, err = resolveLocal(ctx, s.reg.cfg.Resolver, host, func() bool { return s.targetIs4(ctx) })
 	if err != nil {
 		return nil, 0, false, err
 	}
 	return ip, port, true, nil
 }
 
+// targetIs4 reports whether the open's target is IPv4: its first address
+// when it is a name (an extra lookup, made only for a From name with
+// addresses of both families), IPv4 if that lookup fails.
+func (s *socket) targetIs4(ctx context.Context) bool {
+	if t, err := netip.ParseAddr(strings.Trim(s.addr.Host, "[]")); err == nil {
+		return t.Unmap().Is4()
+	}
+	addrs, err := s.reg.resolve(ctx, s.addr.Host)
+	return err != nil || addrs[0].Is4()
+}
+
 // resolveLocal turns a From or default-interface host into an IP. Of a
-// name's addresses it takes the first of the target's family when the
-// target is an IP address, else the first IPv4 one (LiveCode binds
-// IPv4), else the first.
-func resolveLocal(ctx context.Context, res *net.Resolver, host, target string) (net.IP, error) {
+// name's addresses of both families it takes the first of the target's
+// family (want4), else the first.
+func resolveLocal(ctx context.Context, res *net.Resolver, host string, want4 func() bool) (net.IP, error) {
 	if host == "" {
 		return nil, nil
 	}
@@ -326,12 +338,12 @@ func resolveLocal(ctx context.Context, res *net.Resolver, host, target string) (
 	if err != nil || len(ips) == 0 {
 		return nil, errors.Join(ErrLocalResolve, err)
 	}
-	want4 := true
-	if t, err := netip.ParseAddr(strings.Trim(target, "[]")); err == nil {
-		want4 = t.Unmap().Is4()
+	if !slices.ContainsFunc(ips, func(ip net.IP) bool { return (ip.To4() != nil) != (ips[0].To4() != nil) }) {
+		return ips[0], nil // one family
 	}
+	v4 := want4()
 	for _, ip := range ips {
-		if (ip.To4() != nil) == want4 {
+		if (ip.To4() != nil) == v4 {
 			return ip, nil
 		}
 	}
@@ -395,7 +407,7 @@ func (s *socket) connected(conn net.Conn) {
 func (s *socket) readLoop() {
 	for {
 		s.mu.Lock()
-		for s.state == stateOpen && !s.eof && !s.upgrading && s.bufferFull() {
+		for (s.state == stateOpen || s.state == stateClosing && s.holdReads) && !s.eof && !s.upgrading && s.bufferFull() {
 			s.space.Wait()
 		}
 		// A socket closed during the upgrade still waits for it: the
@@ -447,8 +459,9 @@ func (s *socket) readLoop() {
 			// ones, which fail keeps for later reads (it has ended the
 			// pending reads, and a finished socket drops them); after a
 			// local close they are dropped.
-			if s.state == stateClosing {
-				// Closed locally: input is discarded.
+			if s.state == stateClosing && !s.holdReads {
+				// Closed locally: input is discarded (but not the start
+				// of the TLS stream an upgrade in the flush needs).
 				s.rpos = len(s.buf) + n
 			}
 			s.buf = s.buf[:len(s.buf)+n]
@@ -1154,14 +1167,16 @@ func (s *socket) closeLocked() {
 		}
 	}
 	s.reads = nil
-	s.rpos = len(s.buf)
+	if !s.holdReads { // else they are the start of the TLS stream to flush over
+		s.rpos = len(s.buf)
+	}
 	s.space.Broadcast()
 	kept := s.writes[:0]
 	for i, w := range s.writes {
 		switch {
 		case !w.blocking:
 			kept = append(kept, w)
-		case i == 0 && s.writing && isTLS(s.conn):
+		case i == 0 && s.writing && isTLS(s.conn) && !s.cutWrites:
 			// Being sent, and TLS cannot stop a record halfway and go on
 			// with the flush: it finishes (within the flush's bound).
 			kept = append(kept, w)

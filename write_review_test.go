@@ -1,6 +1,7 @@
 package lcsock_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lcsock/lcsock"
+	"github.com/lcsock/lcsock/lcsocktest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -213,4 +215,78 @@ func TestTLSWriteCutShortEndsTheSocket(t *testing.T) {
 	require.ErrorContains(t, ev.Err, "TLS stream broken")
 	close(read)
 	<-served
+}
+
+// Conn.Close cuts a TLS Write in progress, as net.Conn's Close must: the
+// flush-on-close of CloseSocket let it run to the flush's bound (found in
+// the review of this session's fixes).
+func TestConnCloseCutsTLSWrite(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{TimeoutInterval: time.Minute}) // the flush's bound
+	id, read, served := tlsSink(t, reg)
+	defer func() { close(read); <-served }()
+	c, err := reg.Conn(id)
+	require.NoError(t, err)
+	werr := make(chan error, 1)
+	go func() {
+		_, err := c.Write(make([]byte, 8<<20)) // more than the socket buffers hold
+		werr <- err
+	}()
+	deadline := time.Now().Add(wait)
+	for st, _ := reg.Stats(id); st.BytesOut == 0; st, _ = reg.Stats(id) {
+		require.True(t, time.Now().Before(deadline), "nothing sent")
+		runtime.Gosched()
+	}
+	require.NoError(t, c.Close())
+	select {
+	case err := <-werr:
+		require.ErrorIs(t, err, net.ErrClosed)
+	case <-time.After(wait):
+		t.Fatal("Conn.Write still blocked after Conn.Close")
+	}
+}
+
+// skipReads discards the first n bytes read, then reads through.
+type skipReads struct {
+	net.Conn
+	n int
+}
+
+func (c *skipReads) Read(p []byte) (int, error) {
+	for c.n > 0 {
+		buf := make([]byte, min(c.n, 64<<10))
+		k, err := c.Conn.Read(buf)
+		c.n -= k
+		if err != nil {
+			return 0, err
+		}
+	}
+	return c.Conn.Read(p)
+}
+
+// CloseSocket after a server-role Secure whose upgrade waits behind a
+// plaintext write, once the peer's ClientHello has come: the close keeps
+// the held bytes for the handshake it runs in the flush; it discarded
+// them, and the handshake never saw the ClientHello (found in the review
+// of this session's fixes).
+func TestCloseBeforeServerUpgradeKeepsClientHello(t *testing.T) {
+	reg, id, raw := openForUpgrade(t)
+	cert, key := lcsocktest.SelfSigned(t, "localhost")
+	clear := bytes.Repeat([]byte("c"), 8<<20) // read by the peer only after its ClientHello
+	require.NoError(t, reg.WriteWithMessage(id, clear, nil, ""))
+	require.NoError(t, reg.Secure(id, lcsock.AsServer(string(cert), string(key))))
+	require.NoError(t, reg.WriteWithMessage(id, []byte("SECRET-PAYLOAD"), nil, ""))
+
+	cli := tls.Client(&skipReads{Conn: raw, n: len(clear)}, &tls.Config{InsecureSkipVerify: true})
+	hs := make(chan error, 1)
+	go func() { hs <- cli.Handshake() }()
+	deadline := time.Now().Add(wait)
+	for st, _ := reg.Stats(id); st.BytesIn == 0; st, _ = reg.Stats(id) {
+		require.True(t, time.Now().Before(deadline), "no ClientHello")
+		runtime.Gosched()
+	}
+	require.NoError(t, reg.CloseSocket(id))
+	require.NoError(t, <-hs, "the close's handshake never got the ClientHello")
+	cli.SetReadDeadline(time.Now().Add(wait))
+	got, _ := io.ReadAll(cli)
+	require.Equal(t, "SECRET-PAYLOAD", string(got))
 }
