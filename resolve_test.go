@@ -807,3 +807,19 @@ func TestFromNameFollowsTargetNamesFamily(t *testing.T) {
 	rec.WaitFor(t, lcsock.EventConnected, id, wait)
 	(<-accepted).Close()
 }
+
+// Through a proxy, a From name with addresses of both families follows
+// the proxy's family, and the target name is not looked up here: the
+// proxy resolves it. It was looked up (hanging here) and its local
+// family chosen (found in the review of this session's fixes).
+func TestFromNameThroughProxyFollowsTheProxy(t *testing.T) {
+	p := newPeer(t)
+	px := newSOCKS5(t, "", "")
+	dns := newFakeDNS(t)
+	dns.setAddrs("local.test.", "::1", "127.0.0.1")
+	dns.hangName("remote.test.") // only the proxy can resolve it
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	id := "remote.test:" + itoa(p.port())
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("up"), lcsock.From("local.test:0"), lcsock.Proxy("socks5h://"+px.addr())))
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+}

@@ -315,12 +315,23 @@ func (s *socket) localAddr(ctx context.Context) (ip net.IP, port int, bind bool,
 
 // targetIs4 reports whether the open's target is IPv4: its first address
 // when it is a name (an extra lookup, made only for a From name with
-// addresses of both families), IPv4 if that lookup fails.
+// addresses of both families), IPv4 if that lookup fails. Through a
+// proxy, the target is the proxy.
 func (s *socket) targetIs4(ctx context.Context) bool {
-	if t, err := netip.ParseAddr(strings.Trim(s.addr.Host, "[]")); err == nil {
+	host := s.addr.Host
+	if p := s.opts.dial.proxy; p != nil {
+		// The connection goes to the proxy, which resolves the target
+		// itself: the proxy's family, and no lookup of the target here.
+		host = p.host
+		if t, err := netip.ParseAddr(host); err == nil {
+			return t.Unmap().Is4()
+		}
+		return true
+	}
+	if t, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
 		return t.Unmap().Is4()
 	}
-	addrs, err := s.reg.resolve(ctx, s.addr.Host)
+	addrs, err := s.reg.resolve(ctx, host)
 	return err != nil || addrs[0].Is4()
 }
 
@@ -908,6 +919,19 @@ func (s *socket) writeLoop() {
 		case w.name != "":
 			s.post(w.h, Event{Kind: EventWritten, Name: w.name, Socket: s.id})
 		}
+	}
+}
+
+// cutHeadWrite ends the blocking write being sent, if there is one: it
+// returns ErrClosed. Called with s.mu held.
+func (s *socket) cutHeadWrite() {
+	if len(s.writes) == 0 || !s.writing {
+		return
+	}
+	if w := s.writes[0]; w.blocking && w.cancelErr == nil {
+		w.cancelErr = &OpError{Op: "write", Socket: s.id, Err: ErrClosed}
+		s.aborting = true
+		s.conn.SetWriteDeadline(time.Unix(1, 0))
 	}
 }
 

@@ -290,3 +290,32 @@ func TestCloseBeforeServerUpgradeKeepsClientHello(t *testing.T) {
 	got, _ := io.ReadAll(cli)
 	require.Equal(t, "SECRET-PAYLOAD", string(got))
 }
+
+// Conn.Close cuts a TLS Write in progress even when CloseSocket already
+// closed the socket and kept that write for its flush (found in the
+// review of this session's fixes).
+func TestConnCloseAfterCloseSocketCutsTLSWrite(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{TimeoutInterval: time.Minute})
+	id, read, served := tlsSink(t, reg)
+	defer func() { close(read); <-served }()
+	c, err := reg.Conn(id)
+	require.NoError(t, err)
+	werr := make(chan error, 1)
+	go func() {
+		_, err := c.Write(make([]byte, 8<<20))
+		werr <- err
+	}()
+	deadline := time.Now().Add(wait)
+	for st, _ := reg.Stats(id); st.BytesOut == 0; st, _ = reg.Stats(id) {
+		require.True(t, time.Now().Before(deadline), "nothing sent")
+		runtime.Gosched()
+	}
+	require.NoError(t, reg.CloseSocket(id))
+	require.NoError(t, c.Close())
+	select {
+	case err := <-werr:
+		require.ErrorIs(t, err, net.ErrClosed)
+	case <-time.After(wait):
+		t.Fatal("Conn.Write still blocked after Conn.Close")
+	}
+}
