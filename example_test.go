@@ -254,6 +254,14 @@ func ExampleParseID() {
 	// not a valid port
 }
 
+func ExampleSameID() {
+	fmt.Println(lcsock.SameID("Example.org:80|Web", "example.org:80|web")) // case-insensitive
+	fmt.Println(lcsock.SameID("example.org:80", "example.org:http"))      // the whole ID, as written
+	// Output:
+	// true
+	// false
+}
+
 func ExampleFormatChunks() {
 	fmt.Println(lcsock.FormatChunks([]byte{0, 1, 0xff, 0xfe}, lcsock.UInt2))
 	fmt.Println(lcsock.FormatChunks([]byte{0, 1, 0xff, 0xfe}, lcsock.Int2))

@@ -18,6 +18,16 @@ import (
 
 // Write-path findings of the session-5 review.
 
+// waitStats waits until cond holds for the socket's Stats.
+func waitStats(t *testing.T, reg *lcsock.Registry, id, what string, cond func(lcsock.Stats) bool) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for st, _ := reg.Stats(id); !cond(st); st, _ = reg.Stats(id) {
+		require.True(t, time.Now().Before(deadline), "waiting for %s", what)
+		runtime.Gosched()
+	}
+}
+
 // slowPair adopts a client connection with a 16 KiB send buffer whose
 // peer, with a 16 KiB receive buffer, reads 8 KiB every 10 ms (about
 // 800 KB/s) until stopped: little can wait in the kernel, so the writer
@@ -104,11 +114,7 @@ func TestBlockingWriteBehindStalledAsyncTimesOut(t *testing.T) {
 		_, err := reg.Write(context.Background(), id, []byte("b"))
 		res <- err
 	}()
-	deadline := time.Now().Add(wait)
-	for st, _ := reg.Stats(id); st.QueuedWrites < 2; st, _ = reg.Stats(id) {
-		require.True(t, time.Now().Before(deadline), "the Write was not queued")
-		runtime.Gosched()
-	}
+	waitStats(t, reg, id, "the Write queued", func(st lcsock.Stats) bool { return st.QueuedWrites >= 2 })
 	reg.SetTimeoutInterval(50 * time.Millisecond) // socketTimeout repeats faster
 	select {
 	case err := <-res:
@@ -187,11 +193,7 @@ func TestTLSCloseFinishesTheWriteInProgress(t *testing.T) {
 		_, err := reg.Write(context.Background(), id, make([]byte, size))
 		werr <- err
 	}()
-	deadline := time.Now().Add(wait)
-	for st, _ := reg.Stats(id); st.QueuedWrites < 1; st, _ = reg.Stats(id) {
-		require.True(t, time.Now().Before(deadline), "the Write was not queued")
-		runtime.Gosched()
-	}
+	waitStats(t, reg, id, "the Write queued", func(st lcsock.Stats) bool { return st.QueuedWrites >= 1 })
 	require.NoError(t, reg.WriteWithMessage(id, []byte("tail"), nil, "wrote"))
 	require.NoError(t, reg.CloseSocket(id))
 	close(read)
@@ -231,11 +233,7 @@ func TestConnCloseCutsTLSWrite(t *testing.T) {
 		_, err := c.Write(make([]byte, 8<<20)) // more than the socket buffers hold
 		werr <- err
 	}()
-	deadline := time.Now().Add(wait)
-	for st, _ := reg.Stats(id); st.BytesOut == 0; st, _ = reg.Stats(id) {
-		require.True(t, time.Now().Before(deadline), "nothing sent")
-		runtime.Gosched()
-	}
+	waitStats(t, reg, id, "bytes sent", func(st lcsock.Stats) bool { return st.BytesOut > 0 })
 	require.NoError(t, c.Close())
 	select {
 	case err := <-werr:
@@ -279,11 +277,7 @@ func TestCloseBeforeServerUpgradeKeepsClientHello(t *testing.T) {
 	cli := tls.Client(&skipReads{Conn: raw, n: len(clear)}, &tls.Config{InsecureSkipVerify: true})
 	hs := make(chan error, 1)
 	go func() { hs <- cli.Handshake() }()
-	deadline := time.Now().Add(wait)
-	for st, _ := reg.Stats(id); st.BytesIn == 0; st, _ = reg.Stats(id) {
-		require.True(t, time.Now().Before(deadline), "no ClientHello")
-		runtime.Gosched()
-	}
+	waitStats(t, reg, id, "the ClientHello", func(st lcsock.Stats) bool { return st.BytesIn > 0 })
 	require.NoError(t, reg.CloseSocket(id))
 	require.NoError(t, <-hs, "the close's handshake never got the ClientHello")
 	cli.SetReadDeadline(time.Now().Add(wait))
@@ -305,11 +299,7 @@ func TestConnCloseAfterCloseSocketCutsTLSWrite(t *testing.T) {
 		_, err := c.Write(make([]byte, 8<<20))
 		werr <- err
 	}()
-	deadline := time.Now().Add(wait)
-	for st, _ := reg.Stats(id); st.BytesOut == 0; st, _ = reg.Stats(id) {
-		require.True(t, time.Now().Before(deadline), "nothing sent")
-		runtime.Gosched()
-	}
+	waitStats(t, reg, id, "bytes sent", func(st lcsock.Stats) bool { return st.BytesOut > 0 })
 	require.NoError(t, reg.CloseSocket(id))
 	require.NoError(t, c.Close())
 	select {

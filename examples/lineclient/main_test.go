@@ -164,8 +164,9 @@ func TestTimeout(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	extest.CheckBadInput(t, "lineclient", [][]string{
-		nil,                    // no -addr
-		{"-addr", "localhost"}, // no port
+		nil,                          // no -addr
+		{"-addr", "localhost"},       // no port
+		{"-addr", "127.0.0.1:99999"}, // a bad port: status 2 too (found in review)
 		{"-addr", "127.0.0.1:25", "-timeout", "0s"},
 		{"-addr", "127.0.0.1:25", "extra"},
 		{"-bogus"},

@@ -63,8 +63,9 @@ func TestCertificateRefused(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	extest.CheckBadInput(t, "secureclient", [][]string{
-		nil,                    // no -addr
-		{"-addr", "localhost"}, // no port
+		nil,                          // no -addr
+		{"-addr", "localhost"},       // no port
+		{"-addr", "127.0.0.1:99999"}, // a bad port: status 2 too (found in review)
 		{"-addr", "a:1", "extra"},
 		{"-verify-host"},
 	})

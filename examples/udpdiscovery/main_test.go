@@ -111,6 +111,7 @@ func TestBadInput(t *testing.T) {
 		{"seek", "-port", "0"},
 		{"seek", "-wait", "0s"},
 		{"seek", "-n", "x"},
+		{"seek", "-to", "a:b"}, // not a host: status 2 too (found in review)
 	})
 	code, _, stderr := extest.RunMain(t, "-h")
 	require.Zero(t, code)
