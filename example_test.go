@@ -256,7 +256,7 @@ func ExampleParseID() {
 
 func ExampleSameID() {
 	fmt.Println(lcsock.SameID("Example.org:80|Web", "example.org:80|web")) // case-insensitive
-	fmt.Println(lcsock.SameID("example.org:80", "example.org:http"))      // the whole ID, as written
+	fmt.Println(lcsock.SameID("example.org:80", "example.org:http"))       // the whole ID, as written
 	// Output:
 	// true
 	// false
