@@ -119,7 +119,7 @@ func (c *Conn) Close() error {
 	c.s.mu.Lock()
 	c.s.cutWrites = true // net.Conn: a Write in progress ends now, even on TLS
 	if c.s.state == stateClosing {
-		c.s.cutHeadWrite() // closed already, with that write kept for the flush
+		c.s.cutHeadWrite(nil) // closed already, with that write kept for the flush
 	}
 	c.s.mu.Unlock()
 	c.s.closeLocal()

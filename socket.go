@@ -887,7 +887,7 @@ func (s *socket) writeLoop() {
 			if w.cancelErr != nil && w.off < len(w.data) {
 				s.popWrite()
 				w.done <- w.cancelErr
-				if _, ok := conn.(*tls.Conn); ok && s.state != stateDone {
+				if isTLS(conn) && s.state != stateDone {
 					// The deadline broke the TLS stream for good, maybe in
 					// the middle of a record: say so, rather than fail the
 					// next write with "i/o timeout".
@@ -922,14 +922,16 @@ func (s *socket) writeLoop() {
 	}
 }
 
-// cutHeadWrite ends the blocking write being sent, if there is one: it
-// returns ErrClosed. Called with s.mu held.
-func (s *socket) cutHeadWrite() {
+// cutHeadWrite ends the blocking write being sent, if there is one and
+// it is not being cut already: it returns err (ErrClosed if nil) once
+// the writer is out of its write, which a past deadline interrupts. On
+// TLS that ends the socket (errTLSWriteCut). Called with s.mu held.
+func (s *socket) cutHeadWrite(err error) {
 	if len(s.writes) == 0 || !s.writing {
 		return
 	}
 	if w := s.writes[0]; w.blocking && w.cancelErr == nil {
-		w.cancelErr = &OpError{Op: "write", Socket: s.id, Err: ErrClosed}
+		w.cancelErr = cmp.Or(err, error(&OpError{Op: "write", Socket: s.id, Err: ErrClosed}))
 		s.aborting = true
 		s.conn.SetWriteDeadline(time.Unix(1, 0))
 	}
@@ -982,9 +984,7 @@ func (s *socket) cancelWrite(w *writeReq, err error) bool {
 			continue
 		}
 		if i == 0 && s.writing {
-			w.cancelErr = err
-			s.aborting = true
-			s.conn.SetWriteDeadline(time.Unix(1, 0)) // on TLS, this ends the socket (errTLSWriteCut)
+			s.cutHeadWrite(err)
 			return false
 		}
 		s.writes = append(s.writes[:i], s.writes[i+1:]...)
@@ -1205,9 +1205,7 @@ func (s *socket) closeLocked() {
 			// with the flush: it finishes (within the flush's bound).
 			kept = append(kept, w)
 		case i == 0 && s.writing:
-			w.cancelErr = &OpError{Op: "write", Socket: s.id, Err: ErrClosed}
-			s.aborting = true
-			s.conn.SetWriteDeadline(time.Unix(1, 0))
+			s.cutHeadWrite(nil)
 			kept = append(kept, w)
 		default:
 			w.done <- &OpError{Op: "write", Socket: s.id, Err: ErrClosed}
