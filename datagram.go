@@ -82,18 +82,13 @@ func (r *Registry) OpenDatagram(id string, h Handler, opts ...Option) error {
 	}
 	s := newSocket(r, id, addr, r.handler(h), o)
 	s.dg = &dgram{h: s.owner, msg: o.message}
-	now := time.Now()
-	s.openMark, s.openIv = now, r.TimeoutInterval()
 	ctx, cancel := context.WithCancel(r.ctx)
 	s.cancelDial = cancel
 	if err := r.add(s, true); err != nil {
 		cancel()
 		return err
 	}
-	// socketTimeout repeats while the name resolves, as for Open.
-	s.mu.Lock()
-	s.armTimer(now.Add(s.openIv))
-	s.mu.Unlock()
+	s.startOpenClock() // socketTimeout repeats while the name resolves, as for Open
 	go s.runDatagram(ctx)
 	return nil
 }

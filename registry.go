@@ -488,9 +488,8 @@ func (r *Registry) handlerPanicked(p pending, v any) {
 	if s.dg != nil && p.ev.Kind != EventError {
 		// Closing it is local (no event of its own): say why first.
 		s.mu.Lock()
-		if s.state != stateDone && !s.finalPosted {
-			s.finalPosted = true
-			s.post(s.owner, Event{Kind: EventError, Name: "socketError", Socket: s.id, Err: err})
+		if s.state != stateDone {
+			s.postError(err)
 		}
 		s.mu.Unlock()
 	}

@@ -221,8 +221,6 @@ func (r *Registry) open(verb, id string, h Handler, opts []Option) error {
 		}
 		s.secured = true
 	}
-	now := time.Now()
-	s.openMark, s.openIv = now, r.TimeoutInterval()
 	ctx, cancel := context.WithCancel(r.ctx)
 	s.cancelDial = cancel
 	if err := r.add(s, true); err != nil {
@@ -232,11 +230,18 @@ func (r *Registry) open(verb, id string, h Handler, opts []Option) error {
 	if r.debugging() {
 		r.debug("lcsock: opening", "socket", id)
 	}
-	s.mu.Lock()
-	s.armTimer(now.Add(s.openIv))
-	s.mu.Unlock()
+	s.startOpenClock()
 	r.spawn(func() { s.run(ctx) })
 	return nil
+}
+
+// startOpenClock starts the timeout clock of an open: socketTimeout
+// repeats every interval until the socket is connected.
+func (s *socket) startOpenClock() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.openMark, s.openIv = time.Now(), s.reg.TimeoutInterval()
+	s.armTimer(s.openMark.Add(s.openIv))
 }
 
 // run dials, then becomes the socket's reader.
@@ -922,6 +927,15 @@ func (s *socket) writeLoop() {
 	}
 }
 
+// postError sends the socket's one socketError, unless its final event
+// (socketClosed or socketError) went already. Called with s.mu held.
+func (s *socket) postError(err error) {
+	if !s.finalPosted {
+		s.finalPosted = true
+		s.post(s.owner, Event{Kind: EventError, Name: "socketError", Socket: s.id, Err: err})
+	}
+}
+
 // cutHeadWrite ends the blocking write being sent, if there is one and
 // it is not being cut already: it returns err (ErrClosed if nil) once
 // the writer is out of its write, which a past deadline interrupts. On
@@ -1053,9 +1067,8 @@ func (s *socket) finish() {
 	s.space.Broadcast()
 	close(s.finished)
 	s.reg.retire(s)
-	if !local && !s.finalPosted && s.rerr != nil {
-		s.finalPosted = true
-		s.post(s.owner, Event{Kind: EventError, Name: "socketError", Socket: s.id, Err: s.rerr})
+	if !local && s.rerr != nil {
+		s.postError(s.rerr)
 	}
 	if s.reg.debugging() {
 		s.reg.debug("lcsock: finished", "socket", s.id, "err", s.rerr)

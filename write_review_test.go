@@ -219,30 +219,6 @@ func TestTLSWriteCutShortEndsTheSocket(t *testing.T) {
 	<-served
 }
 
-// Conn.Close cuts a TLS Write in progress, as net.Conn's Close must: the
-// flush-on-close of CloseSocket let it run to the flush's bound (found in
-// the review of this session's fixes).
-func TestConnCloseCutsTLSWrite(t *testing.T) {
-	reg, _ := newReg(t, lcsock.Config{TimeoutInterval: time.Minute}) // the flush's bound
-	id, read, served := tlsSink(t, reg)
-	defer func() { close(read); <-served }()
-	c, err := reg.Conn(id)
-	require.NoError(t, err)
-	werr := make(chan error, 1)
-	go func() {
-		_, err := c.Write(make([]byte, 8<<20)) // more than the socket buffers hold
-		werr <- err
-	}()
-	waitStats(t, reg, id, "bytes sent", func(st lcsock.Stats) bool { return st.BytesOut > 0 })
-	require.NoError(t, c.Close())
-	select {
-	case err := <-werr:
-		require.ErrorIs(t, err, net.ErrClosed)
-	case <-time.After(wait):
-		t.Fatal("Conn.Write still blocked after Conn.Close")
-	}
-}
-
 // skipReads discards the first n bytes read, then reads through.
 type skipReads struct {
 	net.Conn
@@ -285,27 +261,33 @@ func TestCloseBeforeServerUpgradeKeepsClientHello(t *testing.T) {
 	require.Equal(t, "SECRET-PAYLOAD", string(got))
 }
 
-// Conn.Close cuts a TLS Write in progress even when CloseSocket already
-// closed the socket and kept that write for its flush (found in the
-// review of this session's fixes).
-func TestConnCloseAfterCloseSocketCutsTLSWrite(t *testing.T) {
-	reg, _ := newReg(t, lcsock.Config{TimeoutInterval: time.Minute})
-	id, read, served := tlsSink(t, reg)
-	defer func() { close(read); <-served }()
-	c, err := reg.Conn(id)
-	require.NoError(t, err)
-	werr := make(chan error, 1)
-	go func() {
-		_, err := c.Write(make([]byte, 8<<20))
-		werr <- err
-	}()
-	waitStats(t, reg, id, "bytes sent", func(st lcsock.Stats) bool { return st.BytesOut > 0 })
-	require.NoError(t, reg.CloseSocket(id))
-	require.NoError(t, c.Close())
-	select {
-	case err := <-werr:
-		require.ErrorIs(t, err, net.ErrClosed)
-	case <-time.After(wait):
-		t.Fatal("Conn.Write still blocked after Conn.Close")
+// Conn.Close cuts a TLS Write in progress, as net.Conn's Close must —
+// also when CloseSocket closed the socket first and kept that write for
+// its flush. The flush-on-close let it run to the flush's bound (both
+// found in the review of this session's fixes).
+func TestConnCloseCutsTLSWrite(t *testing.T) {
+	for _, closeSocketFirst := range []bool{false, true} {
+		reg, _ := newReg(t, lcsock.Config{TimeoutInterval: time.Minute}) // the flush's bound
+		id, read, served := tlsSink(t, reg)
+		c, err := reg.Conn(id)
+		require.NoError(t, err)
+		werr := make(chan error, 1)
+		go func() {
+			_, err := c.Write(make([]byte, 8<<20)) // more than the socket buffers hold
+			werr <- err
+		}()
+		waitStats(t, reg, id, "bytes sent", func(st lcsock.Stats) bool { return st.BytesOut > 0 })
+		if closeSocketFirst {
+			require.NoError(t, reg.CloseSocket(id))
+		}
+		require.NoError(t, c.Close())
+		select {
+		case err := <-werr:
+			require.ErrorIs(t, err, net.ErrClosed, "CloseSocket first: %v", closeSocketFirst)
+		case <-time.After(wait):
+			t.Fatalf("Conn.Write still blocked after Conn.Close (CloseSocket first: %v)", closeSocketFirst)
+		}
+		close(read)
+		<-served
 	}
 }
