@@ -283,9 +283,13 @@ func ConnectTimeout(d time.Duration) Option {
 // interface apply to the connection to the proxy. With OpenSecure, TLS
 // runs end to end through the tunnel: use VerifyHost when the
 // certificate names another host than the ID (LiveCode's "with
-// verification for host"). A URL that cannot be used is an error from
-// the verb itself, wrapping ErrBadProxy; a proxy that cannot be reached
-// or refuses the connection gives a socketError wrapping ErrConnect.
+// verification for host"). An IPv6 target goes in brackets
+// ("[2001:db8::1]:443"); one with a zone ("[fe80::1%eth0]:80") cannot go
+// through a proxy, since the zone names an interface of this host, and
+// the verb refuses it with an error wrapping ErrBadID. A URL that cannot
+// be used is an error from the verb itself, wrapping ErrBadProxy; a
+// proxy that cannot be reached or refuses the connection gives a
+// socketError wrapping ErrConnect.
 func Proxy(rawURL string) Option {
 	return Option{name: "Proxy", verbs: verbOpens, apply: func(o *options) error {
 		p, err := parseProxy(rawURL)
@@ -347,6 +351,21 @@ func parseProxy(rawURL string) (*proxyConfig, error) {
 	}
 	p.shown = strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(p.host, strconv.Itoa(p.port))
 	return p, nil
+}
+
+// checkTarget refuses a target the proxy cannot be asked for: an IPv6
+// address with a zone. The zone names an interface of this host, which
+// means nothing on the proxy's; RFC 6874 has HTTP clients remove it,
+// and the proxy would then reach the address on a link of its own.
+// A nil p (no proxy) takes any target.
+func (p *proxyConfig) checkTarget(id ID) error {
+	if p == nil {
+		return nil
+	}
+	if a, err := netip.ParseAddr(id.Host); err == nil && a.Zone() != "" {
+		return fmt.Errorf("%w: IPv6 zone %q names an interface of this host; a proxy cannot use it", ErrBadID, a.Zone())
+	}
+	return nil
 }
 
 // DialError is the error of an open whose connection could not be made

@@ -823,3 +823,45 @@ func TestFromNameThroughProxyFollowsTheProxy(t *testing.T) {
 	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("up"), lcsock.From("local.test:0"), lcsock.Proxy("socks5h://"+px.addr())))
 	rec.WaitFor(t, lcsock.EventConnected, id, wait)
 }
+
+// Review findings (fixes1) on proxies and IDNA.
+
+// Through a proxy an IPv6 target goes in brackets, in the CONNECT line
+// and the Host header; a target with a zone is refused by the verb:
+// the zone names an interface of this host, which means nothing to the
+// proxy (RFC 6874 has HTTP clients remove it), and it went unescaped
+// into the request line (found in review).
+func TestProxyIPv6Target(t *testing.T) {
+	var mu sync.Mutex
+	var heads []string
+	px := newTestProxy(t, func(px *testProxy, c net.Conn, br *bufio.Reader) net.Conn {
+		tp := textproto.NewReader(br)
+		line, _ := tp.ReadLine()
+		hdr, _ := tp.ReadMIMEHeader()
+		mu.Lock()
+		heads = append(heads, line, "Host: "+hdr.Get("Host"))
+		mu.Unlock()
+		io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\n\r\n")
+		return nil
+	})
+	reg, rec := newReg(t, lcsock.Config{})
+	id := "[::1]:8080|plain"
+	require.NoError(t, reg.Open(id, nil, lcsock.Proxy("http://"+px.addr())))
+	ev := rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.ErrorContains(t, ev.Err, "502")
+	mu.Lock()
+	require.Equal(t, []string{"CONNECT [::1]:8080 HTTP/1.1", "Host: [::1]:8080"}, heads)
+	mu.Unlock()
+
+	for _, via := range []string{"http://", "socks5://"} {
+		err := reg.Open("[fe80::1%eth0]:8080|zoned", nil, lcsock.Proxy(via+px.addr()))
+		require.ErrorIs(t, err, lcsock.ErrBadID, via)
+		require.ErrorContains(t, err, `zone "eth0"`)
+		err = reg.OpenSecure("[fe80::1%eth0]:443|zoned", nil, lcsock.Proxy(via+px.addr()))
+		require.ErrorIs(t, err, lcsock.ErrBadID, via)
+	}
+	require.Empty(t, reg.OpenSockets())
+	mu.Lock()
+	require.Len(t, heads, 2, "the proxy was never asked")
+	mu.Unlock()
+}

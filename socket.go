@@ -214,6 +214,9 @@ func (r *Registry) open(verb, id string, h Handler, opts []Option) error {
 	if err != nil {
 		return err
 	}
+	if err := o.dial.proxy.checkTarget(addr); err != nil {
+		return &OpError{Op: verb, Socket: id, Err: err}
+	}
 	s := newSocket(r, id, addr, r.handler(h), o)
 	if verb == "opensecure" {
 		if s.tlsCfg, err = r.clientTLS(&o.tls, addr.ASCIIHost()); err != nil {
