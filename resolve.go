@@ -688,7 +688,10 @@ func socksConnect(ctx context.Context, conn net.Conn, p *proxyConfig, target str
 
 // httpConnect runs an HTTP CONNECT to target over conn. The response is
 // read one byte at a time up to its blank line, so that no byte of the
-// tunnel is consumed and conn can be used as it is.
+// tunnel is consumed and conn can be used as it is. Interim (1xx)
+// responses before the final one are skipped (RFC 9110, 15.2), all of
+// them and the final head within one size limit; 101 is no tunnel and
+// counts as a refusal.
 func httpConnect(ctx context.Context, conn net.Conn, p *proxyConfig, target string) (err error) {
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
@@ -709,29 +712,45 @@ func httpConnect(ctx context.Context, conn net.Conn, p *proxyConfig, target stri
 	if _, err := conn.Write([]byte(req.String())); err != nil {
 		return err
 	}
-	const maxHead = 16 << 10
+	budget := 16 << 10 // bytes of response, interim ones included
+	for {
+		head, err := readHead(conn, &budget)
+		if err != nil {
+			return err
+		}
+		line, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(head))).ReadLine()
+		if err != nil {
+			return err
+		}
+		proto, status, _ := strings.Cut(line, " ")
+		code, _, _ := strings.Cut(status, " ")
+		if !strings.HasPrefix(proto, "HTTP/1.") || len(code) != 3 || strings.Trim(code, "0123456789") != "" {
+			return fmt.Errorf("malformed HTTP proxy response %q", line)
+		}
+		if code[0] == '1' && code != "101" {
+			continue // interim: the final response follows
+		}
+		if code[0] != '2' {
+			return fmt.Errorf("HTTP proxy refused CONNECT: %s", status)
+		}
+		return nil
+	}
+}
+
+// readHead reads one HTTP response head from conn, up to and including
+// its blank line, one byte at a time, taking its length from *budget.
+func readHead(conn net.Conn, budget *int) ([]byte, error) {
 	head := make([]byte, 0, 256)
 	one := make([]byte, 1)
 	for !bytes.HasSuffix(head, []byte("\r\n\r\n")) && !bytes.HasSuffix(head, []byte("\n\n")) && !bytes.HasSuffix(head, []byte("\n\r\n")) {
-		if len(head) >= maxHead {
-			return errors.New("HTTP proxy response header too long")
+		if *budget == 0 {
+			return nil, errors.New("HTTP proxy response header too long")
 		}
 		if _, err := conn.Read(one); err != nil {
-			return fmt.Errorf("reading the HTTP proxy's response: %w", err)
+			return nil, fmt.Errorf("reading the HTTP proxy's response: %w", err)
 		}
 		head = append(head, one[0])
+		*budget--
 	}
-	line, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(head))).ReadLine()
-	if err != nil {
-		return err
-	}
-	proto, status, _ := strings.Cut(line, " ")
-	code, _, _ := strings.Cut(status, " ")
-	if !strings.HasPrefix(proto, "HTTP/1.") || len(code) != 3 || strings.Trim(code, "0123456789") != "" {
-		return fmt.Errorf("malformed HTTP proxy response %q", line)
-	}
-	if code[0] != '2' {
-		return fmt.Errorf("HTTP proxy refused CONNECT: %s", status)
-	}
-	return nil
+	return head, nil
 }

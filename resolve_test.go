@@ -865,3 +865,68 @@ func TestProxyIPv6Target(t *testing.T) {
 	require.Len(t, heads, 2, "the proxy was never asked")
 	mu.Unlock()
 }
+
+// An HTTP proxy's 1xx interim responses are skipped (RFC 9110, 15.2):
+// "100 Continue" before "200" was taken for a refusal (found in review).
+// An endless run of them ends at the size limit of the proxy's reply,
+// and 101 (a switch of protocol, not a tunnel) is a refusal.
+func TestHTTPProxyInterimResponses(t *testing.T) {
+	p := newPeer(t)
+	proxyWith := func(reply func(c net.Conn) bool) *testProxy {
+		return newTestProxy(t, func(px *testProxy, c net.Conn, br *bufio.Reader) net.Conn {
+			tp := textproto.NewReader(br)
+			tp.ReadLine()
+			tp.ReadMIMEHeader()
+			if !reply(c) {
+				return nil
+			}
+			up, err := px.dialTarget("127.0.0.1", p.port())
+			if err != nil {
+				return nil
+			}
+			io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+			return up
+		})
+	}
+	reg, rec := newReg(t, lcsock.Config{})
+
+	px := proxyWith(func(c net.Conn) bool {
+		io.WriteString(c, "HTTP/1.1 100 Continue\r\nX-Interim: yes\r\n\r\nHTTP/1.1 102 Processing\n\n")
+		return true
+	})
+	id := "web.test:" + itoa(p.port()) + "|interim"
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("up"), lcsock.Proxy("http://"+px.addr())))
+	c := p.accept()
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	_, err := c.Write([]byte("yo"))
+	require.NoError(t, err)
+	got, err := reg.Read(ctxWait(t), id, lcsock.For(2, lcsock.Chars))
+	require.NoError(t, err)
+	require.Equal(t, "yo", string(got), "the tunnel starts after the final response")
+	_, err = reg.Write(ctxWait(t), id, []byte("hi"))
+	require.NoError(t, err)
+	require.Equal(t, "hi", string(readN(t, c, 2)))
+
+	endless := proxyWith(func(c net.Conn) bool {
+		for {
+			if _, err := io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
+				return false
+			}
+		}
+	})
+	id = "web.test:" + itoa(p.port()) + "|endless"
+	require.NoError(t, reg.Open(id, nil, lcsock.Proxy("http://"+endless.addr())))
+	ev := rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrConnect)
+	require.ErrorContains(t, ev.Err, "too long")
+
+	switching := proxyWith(func(c net.Conn) bool {
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\n\r\n")
+		return false
+	})
+	id = "web.test:" + itoa(p.port()) + "|101"
+	require.NoError(t, reg.Open(id, nil, lcsock.Proxy("http://"+switching.addr())))
+	ev = rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.ErrorContains(t, ev.Err, "HTTP proxy refused CONNECT: 101")
+	require.Zero(t, rec.Count(lcsock.EventConnected, id))
+}
