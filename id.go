@@ -36,7 +36,8 @@ type ID struct {
 // a host name, an IPv4 literal or an IPv6 literal in brackets. The port is
 // decimal (0–65535) or a service name such as "http" (case-sensitive); it
 // defaults to 80. An internationalised host name must convert to ASCII
-// with IDNA's lookup profile (see [ID.ASCIIHost]). Errors are *OpError
+// with IDNA's lookup profile, '_' allowed as in ASCII names (see
+// [ID.ASCIIHost]). Errors are *OpError
 // values with Op "parse" that wrap ErrBadID (with the reason) or
 // ErrInvalidPort.
 func ParseID(s string) (ID, error) {
@@ -98,10 +99,11 @@ func (id ID) Addr() string {
 }
 
 // ASCIIHost returns the host as it goes on the wire (DNS, SNI, proxies):
-// an internationalised name converted with IDNA's lookup profile
-// ("bücher.example" gives "xn--bcher-kva.example"); an ASCII name or an
-// IP literal unchanged, as is a host that does not convert (only MakeID
-// builds such an ID).
+// an internationalised name converted with IDNA's lookup profile, which
+// here allows '_' as the system resolver does ("bücher.example" gives
+// "xn--bcher-kva.example", "bü_cher.example" "xn--b_cher-3ya.example");
+// an ASCII name or an IP literal unchanged, as is a host that does not
+// convert (only MakeID builds such an ID).
 func (id ID) ASCIIHost() string {
 	if a, err := toASCIIHost(id.Host); err == nil {
 		return a

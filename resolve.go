@@ -184,14 +184,20 @@ func (r *Registry) resolve(ctx context.Context, host string) ([]netip.Addr, erro
 	return addrs, nil
 }
 
+// idnaLookup is IDNA's lookup profile (idna.Lookup) without the STD3
+// rules, which refuse '_': the system resolver that LiveCode hands names
+// to accepts "my_host" and "_srv" labels, so "bü_cher" is accepted too.
+// The other characters STD3 refuses are refused by checkHostName.
+var idnaLookup = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.StrictDomainName(false))
+
 // toASCIIHost converts an internationalised host name to its ASCII
-// ("xn--") form with IDNA's lookup profile. ASCII names and IP literals
-// are returned unchanged.
+// ("xn--") form with IDNA's lookup profile, '_' allowed (idnaLookup).
+// ASCII names and IP literals are returned unchanged.
 func toASCIIHost(host string) (string, error) {
 	if isASCII(host) || strings.Contains(host, ":") {
 		return host, nil
 	}
-	a, err := idna.Lookup.ToASCII(host)
+	a, err := idnaLookup.ToASCII(host)
 	if err != nil {
 		return "", fmt.Errorf("IDNA: %w", err)
 	}

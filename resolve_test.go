@@ -930,3 +930,47 @@ func TestHTTPProxyInterimResponses(t *testing.T) {
 	require.ErrorContains(t, ev.Err, "HTTP proxy refused CONNECT: 101")
 	require.Zero(t, rec.Count(lcsock.EventConnected, id))
 }
+
+// Host names with '_' are accepted, ASCII or not, as the system
+// resolver LiveCode uses accepts them: IDNA's STD3 rules refused
+// "bü_cher.example" (found in review). Names IDNA or the host syntax
+// still reject stay bad IDs.
+func TestIDNAUnderscores(t *testing.T) {
+	for _, tc := range []struct {
+		host, ascii string // ascii "" = a bad ID
+	}{
+		{"my_host.local", "my_host.local"},
+		{"_srv._udp.example", "_srv._udp.example"},
+		{"bü_cher.example", "xn--b_cher-3ya.example"},
+		{"_bücher.example", "xn--_bcher-4ya.example"},
+		{"BÜ_CHER.example", "xn--b_cher-3ya.example"},
+		{"bücher.example", "xn--bcher-kva.example"},
+		{"\u0301x.example", ""},      // a label may not start with a combining mark
+		{"-bücher.example", ""},      // nor start with a hyphen
+		{"bücher-.example", ""},      // nor end with one
+		{"aא.example", ""},           // the Bidi rule
+		{"bü cher.example", ""},      // a space
+		{"bü*cher.example", ""},      // a '*'
+		{"bü\u200dcher.example", ""}, // a joiner out of place
+		{"bü＿cher.example", ""},      // a fullwidth low line
+	} {
+		id, err := lcsock.ParseID(tc.host + ":1")
+		if tc.ascii == "" {
+			require.ErrorIs(t, err, lcsock.ErrBadID, tc.host)
+			continue
+		}
+		require.NoError(t, err, tc.host)
+		require.Equal(t, tc.ascii, id.ASCIIHost(), tc.host)
+	}
+
+	dns := newFakeDNS(t)
+	dns.setAddrs("xn--b_cher-3ya.example.", "127.0.0.2")
+	dns.setAddrs("my_host.test.", "127.0.0.3")
+	reg, _ := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	addrs, err := reg.HostNameToAddress(ctxWait(t), "bü_cher.example:80|x")
+	require.NoError(t, err)
+	require.Equal(t, []string{"127.0.0.2"}, addrs)
+	addrs, err = reg.HostNameToAddress(ctxWait(t), "my_host.test")
+	require.NoError(t, err)
+	require.Equal(t, []string{"127.0.0.3"}, addrs)
+}
