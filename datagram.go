@@ -71,6 +71,14 @@ type dgram struct {
 // datagrams go). An ICMP error reported for the connected peer (port
 // unreachable) ends the socket with one socketError. Options: From
 // (source address), WithMessage, Broadcast. TLS options give ErrDatagramTLS.
+//
+// A write over 65507 bytes to an IPv4 peer, or 65527 to an IPv6 one, is
+// refused with ErrDatagramTooLarge. While a name resolves and the family
+// is not known from an IP literal or a From address, IPv6's limit
+// applies; a write over IPv4's made then fails once the name resolves
+// to IPv4: a blocking Write returns the error and the socket stays open,
+// and a WriteWithMessage ends the socket with a socketError, as any
+// queued datagram that cannot be sent does.
 func (r *Registry) OpenDatagram(id string, h Handler, opts ...Option) error {
 	addr, err := ParseID(id)
 	if err != nil {
@@ -118,16 +126,19 @@ func (s *socket) runDatagram(ctx context.Context) {
 	// Send what was written while resolving, in order.
 	for len(s.dg.pendingW) > 0 {
 		data, w := s.dg.pendingW[0], s.dg.wMsgs[0]
-		if werr := s.sendDatagram(data); werr != nil {
+		werr := s.sendDatagram(data)
+		if werr != nil && (w == nil || !w.blocking || !errors.Is(werr, ErrDatagramTooLarge)) {
 			s.fail(werr) // finish fails this write and those behind it
 			s.mu.Unlock()
 			return
 		}
+		// Sent, or a blocking write too large for the family the name
+		// resolved to, which its caller is told of.
 		s.dg.pendingW, s.dg.wMsgs = s.dg.pendingW[1:], s.dg.wMsgs[1:]
 		switch {
 		case w == nil:
 		case w.blocking:
-			w.done <- nil
+			w.done <- werr
 		default:
 			s.post(w.h, Event{Kind: EventWritten, Name: w.name, Socket: s.id})
 		}
@@ -274,7 +285,11 @@ func formatAddrPort(ap netip.AddrPort) string {
 	return MakeID(ap.Addr().Unmap().String(), int(ap.Port()), "").String()
 }
 
-// datagramLimit is the largest payload for the socket's peer.
+// datagramLimit is the largest payload for the socket's peer. While the
+// name resolves the family is known only from an IP literal, or from a
+// From address, which limits the name's addresses to its family;
+// otherwise the IPv6 limit, the larger, is used, and the write is
+// checked again when it is sent.
 func (s *socket) datagramLimit() int {
 	peer := s.dg.peer.Addr()
 	if !s.dg.peer.IsValid() {
@@ -284,6 +299,13 @@ func (s *socket) datagramLimit() int {
 				peer = ra.AddrPort().Addr()
 			}
 		}
+	}
+	if !peer.IsValid() { // resolving a name
+		local, err := netip.ParseAddr(s.opts.fromHost)
+		if !s.opts.from || err != nil || local.IsUnspecified() {
+			return maxDatagram6
+		}
+		peer = local
 	}
 	if peer.Is6() && !peer.Is4In6() {
 		return maxDatagram6

@@ -483,3 +483,60 @@ func TestDatagramHandlerPanicGivesSocketError(t *testing.T) {
 	require.ErrorIs(t, ev.Err, lcsock.ErrHandlerPanic)
 	require.Empty(t, reg.OpenSockets())
 }
+
+// While its name resolves, a datagram socket's size limit is IPv6's
+// (65527 bytes), the larger, unless the family is already known (an IP
+// literal, or From an IP address): it was IPv4's (65507), and a write
+// the IPv6 peer could take was refused (found in review). A queued write
+// over the limit of the family the name resolves to fails then: a
+// blocking one returns the error and leaves the socket open; another
+// ends the socket with a socketError.
+func TestDatagramLimitWhileResolving(t *testing.T) {
+	srv6 := udpPeer(t, "udp6", "[::1]:0")
+	srv4 := udpPeer(t, "udp4", "127.0.0.1:0")
+	dns := newFakeDNS(t)
+	dns.setAddrs("v6.test.", "::1")
+	dns.setAddrs("v4.test.", "127.0.0.1")
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+
+	dns.closeGate()
+	id6 := "v6.test:" + itoa(srv6.LocalAddr().(*net.UDPAddr).Port)
+	require.NoError(t, reg.OpenDatagram(id6, nil))
+	require.NoError(t, reg.WriteWithMessage(id6, make([]byte, 65527), nil, "sent"))
+	err := reg.WriteWithMessage(id6, make([]byte, 65528), nil, "sent")
+	require.ErrorIs(t, err, lcsock.ErrDatagramTooLarge)
+
+	id4 := "v4.test:" + itoa(srv4.LocalAddr().(*net.UDPAddr).Port)
+	require.NoError(t, reg.OpenDatagram(id4, nil))
+	sent := make(chan error, 1)
+	go func() {
+		_, err := reg.Write(ctxWait(t), id4, make([]byte, 65508))
+		sent <- err
+	}()
+	require.Eventually(t, func() bool {
+		st, err := reg.Stats(id4)
+		return err == nil && st.QueuedWrites == 1
+	}, wait, time.Millisecond)
+	require.NoError(t, reg.OpenDatagram(id4+"|from", nil, lcsock.From("127.0.0.1:0")))
+	_, err = reg.Write(ctxWait(t), id4+"|from", make([]byte, 65508)) // IPv4: known
+	require.ErrorIs(t, err, lcsock.ErrDatagramTooLarge)
+	require.NoError(t, reg.OpenDatagram(id4+"|async", nil))
+	require.NoError(t, reg.WriteWithMessage(id4+"|async", make([]byte, 65508), nil, "sent"))
+	dns.open()
+
+	rec.WaitFor(t, lcsock.EventWritten, id6, wait)
+	got, _ := readDatagram(t, srv6)
+	require.Len(t, got, 65527)
+	err = <-sent
+	require.ErrorIs(t, err, lcsock.ErrDatagramTooLarge)
+	require.ErrorContains(t, err, "the limit is 65507")
+	_, err = reg.Write(ctxWait(t), id4, []byte("still open"))
+	require.NoError(t, err)
+	got, _ = readDatagram(t, srv4)
+	require.Equal(t, "still open", got)
+	ev := rec.WaitFor(t, lcsock.EventError, id4+"|async", wait) // no one else to tell
+	require.ErrorIs(t, ev.Err, lcsock.ErrDatagramTooLarge)
+	require.Zero(t, rec.Count(lcsock.EventWritten, id4+"|async"))
+	require.Zero(t, rec.Count(lcsock.EventError, id4))
+	require.Zero(t, rec.Count(lcsock.EventError, id6))
+}
