@@ -69,7 +69,9 @@ type dgram struct {
 // named by the message, Params (sender ID, data, socket ID); without it,
 // datagrams wait for Read or ReadWithMessage (which also sets where later
 // datagrams go). An ICMP error reported for the connected peer (port
-// unreachable) ends the socket with one socketError. Options: From
+// unreachable) ends the socket with one socketError; on Windows, where
+// Go's net package turns such reports off for UDP sockets
+// (SIO_UDP_CONNRESET), none arrives. Options: From
 // (source address), WithMessage, Broadcast. TLS options give ErrDatagramTLS.
 //
 // A write over 65507 bytes to an IPv4 peer, or 65527 to an IPv6 one, is
