@@ -82,10 +82,12 @@ func (r *Registry) accept(port int, h Handler, message string, o options, tlsCfg
 	return port, nil
 }
 
+// isClosed reports whether the registry takes no new sockets: it is
+// closed or shutting down.
 func (r *Registry) isClosed() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.closed
+	return r.closed || r.shutdown
 }
 
 // acceptLoop accepts connections until the listener is closed.

@@ -86,6 +86,7 @@ type Registry struct {
 	live     map[*socket]struct{} // every socket not finished, listed or not (closing ones flush)
 	seq      uint64
 	closed   bool
+	shutdown bool // Shutdown has begun: no new sockets
 	iface    string
 	certs    []string
 
@@ -246,13 +247,13 @@ func (r *Registry) lookup(op, id string) (*socket, error) {
 }
 
 // add puts s in the table under its ID, failing if the ID is taken or
-// the registry is closed. With goroutine, it also counts the goroutine the
-// caller is about to start for s in r.wg — under r.mu, so that it happens
-// before Close waits.
+// the registry is closed or shutting down. With goroutine, it also counts
+// the goroutine the caller is about to start for s in r.wg — under r.mu,
+// so that it happens before Close waits.
 func (r *Registry) add(s *socket, goroutine bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
+	if r.closed || r.shutdown {
 		return &OpError{Op: "open", Socket: s.id, Err: ErrClosed}
 	}
 	if _, dup := r.sockets[s.key]; dup {
@@ -406,15 +407,18 @@ func (r *Registry) worker(fn func()) {
 
 // Shutdown closes every socket the way CloseSocket does — queued writes
 // are flushed and their events delivered — waits until they are done or
-// ctx ends, then closes the registry as Close does. In DispatchPumped
-// mode it delivers those events itself, on the calling goroutine, as
-// Dispatch does. It returns ctx's error if ctx ended first.
+// ctx ends, then closes the registry as Close does. From the moment it
+// begins, the verbs that make a socket (Open, Accept, Adopt, ...) fail
+// with ErrClosed, as after Close. In DispatchPumped mode it delivers
+// those events itself, on the calling goroutine, as Dispatch does. It
+// returns ctx's error if ctx ended first.
 func (r *Registry) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		return nil
 	}
+	r.shutdown = true // what opens from now on would be neither flushed nor waited for
 	all := make([]*socket, 0, len(r.live))
 	for s := range r.live {
 		all = append(all, s)

@@ -199,7 +199,7 @@ func (s *socket) unread() []byte { return s.buf[s.rpos:] }
 // Open itself fails, with no event, when id is malformed (ErrBadID,
 // ErrInvalidPort), already open (ErrAlreadyOpen, compared
 // case-insensitively), when an option is invalid, or when the registry is
-// closed (ErrClosed). A nil h means Config.Handler.
+// closed or shutting down (ErrClosed). A nil h means Config.Handler.
 func (r *Registry) Open(id string, h Handler, opts ...Option) error {
 	return r.open("open", id, h, opts)
 }
