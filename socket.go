@@ -1123,7 +1123,11 @@ func (s *socket) failWaiters(err error) {
 			continue
 		}
 		if i == 0 && s.writing {
-			w.cancelErr = err // the writer reports it when it sees stateDone
+			// The writer reports it when it sees stateDone — or the
+			// error of the caller who gave up on the write already.
+			if w.cancelErr == nil {
+				w.cancelErr = err
+			}
 			continue
 		}
 		w.done <- err
