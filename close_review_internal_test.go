@@ -2,6 +2,7 @@ package lcsock
 
 import (
 	"context"
+	"io"
 	"syscall"
 	"testing"
 	"time"
@@ -55,4 +56,32 @@ func TestCancelledWriteKeepsItsError(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The flush of a closed socket is bounded by the timeout interval in
+// force at the close, as CloseSocket documents, for its whole length:
+// each write it finished set the bound to the next write's own interval,
+// which could end the flush early (found in review).
+func TestCloseFlushKeepsItsInterval(t *testing.T) {
+	reg, id, peer := openToPeer(t, Config{TimeoutInterval: 20 * time.Millisecond, MaxWriteQueue: 64 << 20})
+	s, err := reg.lookup("test", id)
+	require.NoError(t, err)
+	const first = 4 << 20
+	// Both writes get the 20 ms interval; the peer reads nothing yet.
+	require.NoError(t, reg.WriteWithMessage(id, make([]byte, first), nil, ""))
+	require.NoError(t, reg.WriteWithMessage(id, make([]byte, 32<<20), nil, "")) // more than the kernel holds
+	reg.SetTimeoutInterval(time.Minute)
+	require.NoError(t, reg.CloseSocket(id))
+
+	// The peer reads the first write, so that the flush finishes it, and
+	// stops: the second stalls.
+	peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = io.ReadFull(peer, make([]byte, first))
+	require.NoError(t, err)
+	waitState(t, s, func() bool { return len(s.writes) < 2 })
+	s.mu.Lock()
+	state, iv := s.state, s.writeIv
+	s.mu.Unlock()
+	require.Equal(t, stateClosing, state, "the flush ended")
+	require.Equal(t, time.Minute, iv, "the flush's bound")
 }

@@ -974,7 +974,9 @@ func popFront[T any](q []*T) []*T {
 	return q[:len(q)-1]
 }
 
-// popWrite removes the head write. Called with s.mu held.
+// popWrite removes the head write. The next one's timeout clock starts;
+// in the flush of a closed socket, the flush's interval, set by the
+// close, stays. Called with s.mu held.
 func (s *socket) popWrite() {
 	w := s.writes[0]
 	if !w.blocking {
@@ -982,7 +984,7 @@ func (s *socket) popWrite() {
 	}
 	s.writes = popFront(s.writes)
 	s.writeMark = time.Now()
-	if len(s.writes) > 0 {
+	if len(s.writes) > 0 && s.state != stateClosing {
 		head := s.writes[0]
 		s.writeIv = head.iv
 		if !head.blocking {
