@@ -137,7 +137,7 @@ func (s *socket) acceptLoop() {
 // announces it only if the handshake succeeds.
 func (s *socket) secureAdopt(conn net.Conn) {
 	tc := tls.Server(conn, s.listener.tlsCfg)
-	if err := handshake(s.reg.ctx, tc, s.opts.tls.handshake); err != nil {
+	if err := s.reg.handshake(s.reg.ctx, s, tc, s.opts.tls.handshake); err != nil {
 		if s.reg.debugging() {
 			s.reg.debug("lcsock: secure accept failed", "port", s.listener.port, "remote", conn.RemoteAddr(), "err", err)
 		}

@@ -77,7 +77,9 @@
 // addresses of a dual-stack host runs two more until the race ends, as
 // net.Dialer does, and each
 // [Registry.HostNameToAddressWithMessage] one until its answer. No
-// goroutine outlives [Registry.Close].
+// goroutine outlives [Registry.Close] — except when Close is called from
+// a TLS callback during a handshake: the goroutine running it, and those
+// Close would wait for, exit once the callback has returned.
 //
 // # Errors
 //

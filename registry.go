@@ -89,6 +89,9 @@ type Registry struct {
 	shutdown bool // Shutdown has begun: no new sockets
 	iface    string
 	certs    []string
+	// handshakes maps the goroutines running a TLS handshake (see
+	// Registry.handshake) to the socket each runs it for.
+	handshakes map[uint64]*socket
 
 	wg        sync.WaitGroup // socket goroutines' work: readers, writers, dials, accept loops
 	closeDone chan struct{}  // closed when Close has finished
@@ -140,13 +143,14 @@ func NewRegistry(cfg Config) (*Registry, error) {
 	}
 	cfg.Certificates = slices.Clone(cfg.Certificates)
 	r := &Registry{
-		cfg:       cfg,
-		sockets:   make(map[string]*socket),
-		live:      make(map[*socket]struct{}),
-		iface:     cfg.DefaultInterface,
-		certs:     cfg.Certificates,
-		work:      make(chan func()),
-		closeDone: make(chan struct{}),
+		cfg:        cfg,
+		sockets:    make(map[string]*socket),
+		live:       make(map[*socket]struct{}),
+		handshakes: make(map[uint64]*socket),
+		iface:      cfg.DefaultInterface,
+		certs:      cfg.Certificates,
+		work:       make(chan func()),
+		closeDone:  make(chan struct{}),
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.interval.Store(int64(max(cfg.TimeoutInterval, minTimeoutInterval)))
@@ -329,12 +333,16 @@ func (r *Registry) CloseSocket(id string) error {
 // ErrClosed. It is idempotent and may be called from a handler; a call
 // made while another is under way returns when that one does (at once
 // from a handler of the serial dispatcher, which the first call waits
-// for).
+// for). Called from a TLS callback (tls.Config.VerifyConnection, say)
+// during the handshake of one of the registry's sockets, it cannot wait
+// for the goroutine it runs on: it returns once everything is closed,
+// and the goroutines exit after the callback has returned.
 func (r *Registry) Close() error {
 	r.mu.Lock()
+	inHandshake := r.handshaking() != nil
 	if r.closed {
 		r.mu.Unlock()
-		if goid() != r.disp.loopID.Load() {
+		if !inHandshake && goid() != r.disp.loopID.Load() {
 			<-r.closeDone
 		}
 		return nil
@@ -356,11 +364,32 @@ func (r *Registry) Close() error {
 	}
 	r.cancel()
 	r.disp.close()
+	if inHandshake {
+		// This goroutine is socket work counted in r.wg: the rest
+		// waits until it has left the handshake.
+		go r.finishClose()
+		return nil
+	}
+	r.finishClose()
+	return nil
+}
+
+// finishClose is the end of Close: it waits for the socket goroutines
+// and the workers to exit.
+func (r *Registry) finishClose() {
 	r.wg.Wait()
 	close(r.work) // idle workers leave
 	r.workers.Wait()
 	close(r.closeDone)
-	return nil
+}
+
+// handshaking returns the socket whose TLS handshake the calling
+// goroutine runs (see Registry.handshake), or nil. Called with r.mu held.
+func (r *Registry) handshaking() *socket {
+	if len(r.handshakes) == 0 {
+		return nil // no goroutine to look up: the usual case
+	}
+	return r.handshakes[goid()]
 }
 
 // A worker whose socket work ends (a reader whose connection closed, a
@@ -411,7 +440,9 @@ func (r *Registry) worker(fn func()) {
 // begins, the verbs that make a socket (Open, Accept, Adopt, ...) fail
 // with ErrClosed, as after Close. In DispatchPumped mode it delivers
 // those events itself, on the calling goroutine, as Dispatch does. It
-// returns ctx's error if ctx ended first.
+// returns ctx's error if ctx ended first. Called from a TLS callback
+// during a socket's handshake, it does not wait for that socket, whose
+// flush cannot go on before the callback returns: Close ends it.
 func (r *Registry) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	if r.closed {
@@ -419,6 +450,7 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	r.shutdown = true // what opens from now on would be neither flushed nor waited for
+	mine := r.handshaking()
 	all := make([]*socket, 0, len(r.live))
 	for s := range r.live {
 		all = append(all, s)
@@ -430,6 +462,9 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 		s.closeLocal()
 	}
 	for _, s := range all {
+		if s == mine {
+			continue
+		}
 		select {
 		case <-s.finished:
 		case <-ctx.Done():

@@ -252,7 +252,7 @@ func (s *socket) run(ctx context.Context) {
 	conn, err := s.dial(ctx)
 	if err == nil && s.tlsCfg != nil {
 		tc := tls.Client(conn, s.tlsCfg)
-		if herr := handshake(ctx, tc, s.opts.tls.handshake); herr != nil {
+		if herr := s.reg.handshake(ctx, s, tc, s.opts.tls.handshake); herr != nil {
 			conn.Close()
 			conn, err = nil, &OpError{Op: "open", Socket: s.id, Addr: conn.RemoteAddr(), Err: herr}
 		} else {

@@ -335,9 +335,22 @@ func pemOrFile(s, what string) ([]byte, error) {
 	return data, nil
 }
 
-// handshake runs a TLS handshake on conn, bounded by ctx and d (0 = no
-// bound), and classifies a failure.
-func handshake(ctx context.Context, conn *tls.Conn, d time.Duration) error {
+// handshake runs a TLS handshake on conn for s (for a listener: of a
+// connection it accepted), bounded by ctx and d (0 = no bound), and
+// classifies a failure. Meanwhile the calling goroutine is listed as
+// running s's handshake: the TLS callbacks are user code, which may call
+// Close or Shutdown, and those must not wait for this goroutine (see
+// handshaking).
+func (r *Registry) handshake(ctx context.Context, s *socket, conn *tls.Conn, d time.Duration) error {
+	me := goid()
+	r.mu.Lock()
+	r.handshakes[me] = s
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.handshakes, me)
+		r.mu.Unlock()
+	}()
 	if d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)
@@ -477,7 +490,7 @@ func (s *socket) doUpgrade(u *upgrade) error {
 		tc = tls.Client(pc, u.cfg)
 	}
 	s.mu.Unlock()
-	err := handshake(context.Background(), tc, u.timeout)
+	err := s.reg.handshake(context.Background(), s, tc, u.timeout)
 	s.mu.Lock()
 	if err == nil && s.state != stateDone {
 		// Closed meanwhile (stateClosing): the queued writes are still
