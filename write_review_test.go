@@ -291,3 +291,33 @@ func TestConnCloseCutsTLSWrite(t *testing.T) {
 		<-served
 	}
 }
+
+// A blocking Write queued behind a Secure handshake waits for it, and
+// the wait counts toward its timeout, as for a Write made while the
+// socket connects: no byte moves meanwhile (decided in review; starting
+// the Write's clock when the handshake ends would keep it waiting as long
+// as a handshake that never ends, and Secure has no handshake bound by
+// default). One that times out has sent nothing, and the socket goes on:
+// the handshake completes and a later Write goes out over TLS.
+func TestWriteBehindSecureHandshakeTimesOut(t *testing.T) {
+	reg, id, raw := openForUpgrade(t)
+	reg.SetTimeoutInterval(100 * time.Millisecond)
+	require.NoError(t, reg.Secure(id, lcsock.Verify(false)))
+	n, err := reg.Write(context.Background(), id, []byte("early")) // the peer does not answer the ClientHello yet
+	require.ErrorIs(t, err, lcsock.ErrTimeout)
+	require.Zero(t, n)
+
+	reg.SetTimeoutInterval(wait)
+	srv := tls.Server(raw, &tls.Config{Certificates: []tls.Certificate{serverCert(t)}})
+	hs := make(chan error, 1)
+	go func() { hs <- srv.Handshake() }()
+	n, err = reg.Write(ctxWait(t), id, []byte("late"))
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
+	require.NoError(t, <-hs)
+	srv.SetReadDeadline(time.Now().Add(wait))
+	got := make([]byte, 4)
+	_, err = io.ReadFull(srv, got)
+	require.NoError(t, err)
+	require.Equal(t, "late", string(got))
+}
