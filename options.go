@@ -51,7 +51,10 @@ type options struct {
 
 // WithMessage is LiveCode's "with message": Open sends an EventConnected
 // named name to the socket's handler once the connection is up. Without
-// it no connected event is sent.
+// it no connected event is sent (case 13), and an empty name is the same
+// as none — as in LiveCode, where a message of empty names no handler,
+// and as for WriteWithMessage. For OpenDatagram, name is the message of
+// the datagrams received (none: they wait for reads).
 func WithMessage(name string) Option {
 	return Option{name: "WithMessage", verbs: verbOpens | verbOpenDatagram | verbAdopt, apply: func(o *options) error {
 		o.message = name

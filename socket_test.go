@@ -1250,3 +1250,19 @@ func TestOpenUsesDefaultInterface(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.2", a)
 }
+
+// WithMessage("") is no message: Open sends no connected event, as
+// without WithMessage (case 13), and the socket works (decided in review:
+// an empty name is documented as none, as for WriteWithMessage).
+func TestOpenWithEmptyMessage(t *testing.T) {
+	p := newPeer(t)
+	reg, rec := newReg(t, lcsock.Config{})
+	id := p.id("")
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("")))
+	c := p.accept()
+	require.NoError(t, reg.ReadWithMessage(id, lcsock.For(1, lcsock.Chars), nil, "got"))
+	_, err := c.Write([]byte("x"))
+	require.NoError(t, err)
+	rec.WaitFor(t, lcsock.EventRead, id, wait) // after the connected event, had there been one
+	require.Zero(t, rec.Count(lcsock.EventConnected, id))
+}
