@@ -1491,17 +1491,18 @@ func (r *Registry) ReadWithMessage(id string, spec ReadSpec, h Handler, name str
 // every byte is handed to the kernel (not when the peer has them), and
 // how many bytes were sent. Writes go out in the order they were made;
 // a Write made while the socket is still connecting waits for the
-// connection, and one made after Secure waits for its handshake. It
-// returns an error wrapping ErrTimeout when no byte moves for the timeout
-// interval in force when Write was called — a wait for the connection or
-// the handshake counts, as in LiveCode, and a Write that times out then
-// has sent nothing —, ctx's error when ctx ends, and ErrClosed when the
-// socket is closed meanwhile; then the unsent rest of data is dropped
-// and n says how much the peer may have received. On a TLS socket, a Write cut short by ctx or its
-// timeout also ends the socket (one socketError): TLS cannot go on after
-// a record cut halfway. Any write error on the connection is fatal to
-// the socket: its owner gets one socketError. Write does not keep data
-// after it returns.
+// connection, and one made after Secure waits for its handshake.
+//
+// It returns an error wrapping ErrTimeout when no byte moves for the
+// timeout interval in force when Write was called (a wait for the
+// connection or the handshake counts, as in LiveCode; a Write that times
+// out then has sent nothing), ctx's error when ctx ends, and ErrClosed
+// when the socket is closed meanwhile; then the unsent rest of data is
+// dropped and n says how much the peer may have received. On a TLS
+// socket, a Write cut short by ctx or its timeout also ends the socket
+// (one socketError): TLS cannot go on after a record cut halfway. Any
+// write error on the connection is fatal to the socket: its owner gets
+// one socketError. Write does not keep data after it returns.
 func (r *Registry) Write(ctx context.Context, id string, data []byte) (int, error) {
 	s, err := r.lookupConn("write", id)
 	if err != nil {
