@@ -76,11 +76,11 @@ type dgram struct {
 //
 // A write over 65507 bytes to an IPv4 peer, or 65527 to an IPv6 one, is
 // refused with ErrDatagramTooLarge. While a name resolves and the family
-// is not known from an IP literal or a From address, IPv6's limit
-// applies; a write over IPv4's made then fails once the name resolves
-// to IPv4: a blocking Write returns the error and the socket stays open,
-// and a WriteWithMessage ends the socket with a socketError, as any
-// queued datagram that cannot be sent does.
+// is not known from an IP literal, a From address or the default
+// interface, IPv6's limit applies; a write over IPv4's made then fails
+// once the name resolves to IPv4: a blocking Write returns the error and
+// the socket stays open, and a WriteWithMessage ends the socket with a
+// socketError, as any queued datagram that cannot be sent does.
 func (r *Registry) OpenDatagram(id string, h Handler, opts ...Option) error {
 	addr, err := ParseID(id)
 	if err != nil {
@@ -289,9 +289,9 @@ func formatAddrPort(ap netip.AddrPort) string {
 
 // datagramLimit is the largest payload for the socket's peer. While the
 // name resolves the family is known only from an IP literal, or from a
-// From address, which limits the name's addresses to its family;
-// otherwise the IPv6 limit, the larger, is used, and the write is
-// checked again when it is sent.
+// From address (or, without From, the default interface), which limits
+// the name's addresses to its family; otherwise the IPv6 limit, the
+// larger, is used, and the write is checked again when it is sent.
 func (s *socket) datagramLimit() int {
 	peer := s.dg.peer.Addr()
 	if !s.dg.peer.IsValid() {
@@ -303,8 +303,12 @@ func (s *socket) datagramLimit() int {
 		}
 	}
 	if !peer.IsValid() { // resolving a name
-		local, err := netip.ParseAddr(s.opts.fromHost)
-		if !s.opts.from || err != nil || local.IsUnspecified() {
+		host := s.opts.fromHost
+		if !s.opts.from {
+			host = s.reg.DefaultInterface() // what the open binds (localAddr)
+		}
+		local, err := netip.ParseAddr(host)
+		if err != nil || local.IsUnspecified() {
 			return maxDatagram6
 		}
 		peer = local

@@ -543,3 +543,30 @@ func TestDatagramLimitWhileResolving(t *testing.T) {
 	require.Zero(t, rec.Count(lcsock.EventError, id4))
 	require.Zero(t, rec.Count(lcsock.EventError, id6))
 }
+
+// The default interface gives the family of a datagram socket whose name
+// still resolves, as From does (the open binds it and dials only that
+// family): a write over IPv4's limit is refused at once. It got IPv6's
+// limit, so a WriteWithMessage of 65508 bytes was taken and then ended
+// the socket with a socketError once the name resolved (found in review).
+func TestDatagramLimitWhileResolvingDefaultInterface(t *testing.T) {
+	srv4 := udpPeer(t, "udp4", "127.0.0.1:0")
+	dns := newFakeDNS(t)
+	dns.setAddrs("v4.test.", "127.0.0.1")
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	require.NoError(t, reg.SetDefaultInterface("127.0.0.1"))
+
+	dns.closeGate()
+	id := "v4.test:" + itoa(srv4.LocalAddr().(*net.UDPAddr).Port)
+	require.NoError(t, reg.OpenDatagram(id, nil))
+	err := reg.WriteWithMessage(id, make([]byte, 65508), nil, "sent")
+	require.ErrorIs(t, err, lcsock.ErrDatagramTooLarge)
+	require.ErrorContains(t, err, "the limit is 65507")
+	dns.open()
+
+	_, err = reg.Write(ctxWait(t), id, []byte("still open"))
+	require.NoError(t, err)
+	got, _ := readDatagram(t, srv4)
+	require.Equal(t, "still open", got)
+	require.Zero(t, rec.Count(lcsock.EventError, id))
+}
