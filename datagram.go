@@ -63,8 +63,9 @@ type dgram struct {
 // OpenDatagram is LiveCode's "open datagram socket to id": a UDP socket
 // whose every write is one datagram to the ID's host and port. It returns
 // at once; a host name is resolved in the background (writes made
-// meanwhile are sent once it is known, and the owner gets socketTimeout
-// every timeout interval until then). No connected event is sent. With
+// meanwhile are sent once it is known, those of WriteWithMessage counting
+// toward Config.MaxWriteQueue, and the owner gets socketTimeout every
+// timeout interval until then). No connected event is sent. With
 // WithMessage, each datagram received is sent to h as an EventDatagram
 // named by the message, Params (sender ID, data, socket ID); without it,
 // datagrams wait for Read or ReadWithMessage (which also sets where later
@@ -137,6 +138,9 @@ func (s *socket) runDatagram(ctx context.Context) {
 		// Sent, or a blocking write too large for the family the name
 		// resolved to, which its caller is told of.
 		s.dg.pendingW, s.dg.wMsgs = s.dg.pendingW[1:], s.dg.wMsgs[1:]
+		if w == nil || !w.blocking {
+			s.queued -= len(data)
+		}
 		switch {
 		case w == nil:
 		case w.blocking:
@@ -360,6 +364,10 @@ func (s *socket) dgWrite(data []byte, h Handler, name string, copyData bool) err
 		if err := s.checkDatagram(data); err != nil {
 			return err
 		}
+		if err := s.queueFull(len(data)); err != nil {
+			return err // as a TCP socket's queue: this write alone fails
+		}
+		s.queued += len(data)
 		if copyData {
 			data = append([]byte(nil), data...)
 		}
@@ -432,6 +440,7 @@ func (s *socket) failPendingDatagrams(err error) {
 		}
 	}
 	s.dg.pendingW, s.dg.wMsgs = nil, nil
+	s.queued = 0
 }
 
 // dgRead is the blocking Read of a datagram socket: the next datagram.

@@ -570,3 +570,39 @@ func TestDatagramLimitWhileResolvingDefaultInterface(t *testing.T) {
 	require.Equal(t, "still open", got)
 	require.Zero(t, rec.Count(lcsock.EventError, id))
 }
+
+// The asynchronous writes a datagram socket queues while its name
+// resolves count toward Config.MaxWriteQueue, as a TCP socket's do: one
+// that would pass it fails alone with ErrBufferFull, and those already
+// queued are sent once the name resolves. They were queued without a
+// limit (found in review).
+func TestDatagramWriteQueueLimitWhileResolving(t *testing.T) {
+	srv := udpPeer(t, "udp4", "127.0.0.1:0")
+	dns := newFakeDNS(t)
+	dns.setAddrs("v4.test.", "127.0.0.1")
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver(), MaxWriteQueue: 10})
+
+	dns.closeGate()
+	id := "v4.test:" + itoa(srv.LocalAddr().(*net.UDPAddr).Port)
+	require.NoError(t, reg.OpenDatagram(id, nil))
+	require.NoError(t, reg.WriteWithMessage(id, []byte("12345"), nil, "w1"))
+	require.NoError(t, reg.WriteWithMessage(id, []byte("6789"), nil, "w2"))
+	err := reg.WriteWithMessage(id, []byte("ab"), nil, "w3") // 11 bytes: over
+	require.ErrorIs(t, err, lcsock.ErrBufferFull)
+	require.ErrorContains(t, err, "9 bytes already queued (Config.MaxWriteQueue)")
+	require.NoError(t, reg.WriteWithMessage(id, []byte("a"), nil, "w4")) // 10: at the limit
+	st, err := reg.Stats(id)
+	require.NoError(t, err)
+	require.Equal(t, 3, st.QueuedWrites)
+	dns.open()
+
+	for _, want := range []string{"12345", "6789", "a"} {
+		got, _ := readDatagram(t, srv)
+		require.Equal(t, want, got)
+	}
+	for _, name := range []string{"w1", "w2", "w4"} {
+		ev := rec.WaitFor(t, lcsock.EventWritten, id, wait)
+		require.Equal(t, name, ev.Name)
+	}
+	require.Zero(t, rec.Count(lcsock.EventError, id))
+}

@@ -798,9 +798,8 @@ func (s *socket) addWrite(w *writeReq) error {
 		return &OpError{Op: "write", Socket: s.id, Err: errors.Join(ErrClosed, errors.New("write side closed by CloseWrite"))}
 	}
 	if !w.blocking {
-		if s.queued+len(w.data) > s.reg.cfg.MaxWriteQueue {
-			return &OpError{Op: "write", Socket: s.id, Err: errors.Join(ErrBufferFull,
-				errors.New(strconv.Itoa(s.queued)+" bytes already queued (Config.MaxWriteQueue)"))}
+		if err := s.queueFull(len(w.data)); err != nil {
+			return err
 		}
 		s.queued += len(w.data)
 	}
@@ -813,6 +812,17 @@ func (s *socket) addWrite(w *writeReq) error {
 		}
 	}
 	s.startWriter()
+	return nil
+}
+
+// queueFull returns the error of an asynchronous write of n bytes that
+// would take the socket's queued bytes past Config.MaxWriteQueue, or nil.
+// Called with s.mu held.
+func (s *socket) queueFull(n int) error {
+	if s.queued+n > s.reg.cfg.MaxWriteQueue {
+		return &OpError{Op: "write", Socket: s.id, Err: errors.Join(ErrBufferFull,
+			errors.New(strconv.Itoa(s.queued)+" bytes already queued (Config.MaxWriteQueue)"))}
+	}
 	return nil
 }
 
