@@ -35,11 +35,12 @@ type ID struct {
 // ParseID parses a socket ID of the form host[:port][|name], where host is
 // a host name, an IPv4 literal or an IPv6 literal in brackets. The port is
 // decimal (0–65535) or a service name such as "http" (case-sensitive); it
-// defaults to 80. An internationalised host name must convert to ASCII
-// with IDNA's lookup profile, '_' allowed as in ASCII names (see
-// [ID.ASCIIHost]). Errors are *OpError
-// values with Op "parse" that wrap ErrBadID (with the reason) or
-// ErrInvalidPort.
+// defaults to 80. A host name holds ASCII letters, digits, '-', '.' and
+// '_', and non-ASCII letters, marks and digits; an internationalised one
+// must convert to ASCII with IDNA's lookup profile, '_' allowed as in
+// ASCII names (see [ID.ASCIIHost]), and an ACE ("xn--") label must stand
+// for characters allowed here. Errors are *OpError values with Op
+// "parse" that wrap ErrBadID (with the reason) or ErrInvalidPort.
 func ParseID(s string) (ID, error) {
 	fail := func(err error) (ID, error) {
 		return ID{}, &OpError{Op: "parse", Socket: s, Err: err}
@@ -268,7 +269,7 @@ func checkIPv6(s string) string {
 // checkHostName returns why s cannot be a host name or IPv4 literal, or
 // "". It allows ASCII letters, digits, '-', '.' and '_', and non-ASCII
 // letters, marks and digits; the empty string passes. IDNA is checked by
-// ParseID.
+// toASCIIHost.
 func checkHostName(s string) string {
 	if !utf8.ValidString(s) {
 		return "invalid UTF-8 in host"

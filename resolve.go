@@ -42,8 +42,11 @@ var ErrBadProxy = errors.New("invalid proxy URL")
 //
 // A name that does not resolve gives an *OpError whose text
 // ([ErrorText]) is LiveCode's "invalid host address": it wraps
-// ErrInvalidHostAddress and the resolver's error (a *net.DNSError, an
-// IDNA error, or ctx's error). Safe for concurrent use.
+// ErrInvalidHostAddress and the resolver's error (a *net.DNSError or
+// ctx's error). A name [ParseID] would refuse as a host (a character the
+// host syntax forbids, or one IDNA refuses) is not looked up: the error
+// wraps ErrInvalidHostAddress and ErrBadID with the reason. Safe for
+// concurrent use.
 func (r *Registry) HostNameToAddress(ctx context.Context, name string) ([]string, error) {
 	ctx, stop := r.bound(ctx)
 	defer stop()
@@ -83,9 +86,9 @@ func (r *Registry) HostNameToAddressWithMessage(name string, h Handler, message 
 // an address (port and label stripped, as HostNameToAddress does). With
 // no name on record (no PTR record) it returns the numeric address
 // itself, as LiveCode does. A host name is looked up first and its first
-// address is used. A name that does not resolve, or an empty address,
-// gives an *OpError whose text is "invalid host address" (see
-// HostNameToAddress). It blocks until the answer, ctx's end or Close.
+// address is used. A name that does not resolve or that ParseID would
+// refuse, or an empty address, gives an *OpError whose text is "invalid
+// host address" (see HostNameToAddress). It blocks until the answer, ctx's end or Close.
 func (r *Registry) HostAddressToName(ctx context.Context, addr string) (string, error) {
 	ctx, stop := r.bound(ctx)
 	defer stop()
@@ -162,9 +165,13 @@ func (r *Registry) resolve(ctx context.Context, host string) ([]netip.Addr, erro
 	if a, err := netip.ParseAddr(host); err == nil {
 		return []netip.Addr{a.Unmap()}, nil
 	}
+	if reason := checkHostName(host); reason != "" {
+		// toASCIIHost passes any name with a ':' as an IP literal.
+		return nil, fmt.Errorf("%w: %s", ErrBadID, reason)
+	}
 	ascii, err := toASCIIHost(host)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrBadID, err) // refused as ParseID refuses it
 	}
 	ips, err := r.cfg.Resolver.LookupIPAddr(ctx, ascii)
 	if err != nil {
@@ -190,21 +197,55 @@ func (r *Registry) resolve(ctx context.Context, host string) ([]netip.Addr, erro
 // The other characters STD3 refuses are refused by checkHostName.
 var idnaLookup = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.StrictDomainName(false))
 
-// toASCIIHost converts an internationalised host name to its ASCII
-// ("xn--") form with IDNA's lookup profile, '_' allowed (idnaLookup).
-// ASCII names and IP literals are returned unchanged.
+// toASCIIHost checks a host name as ParseID does and converts an
+// internationalised one to its ASCII ("xn--") form with IDNA's lookup
+// profile, '_' allowed (idnaLookup). The name's characters must pass
+// checkHostName, and so must those each ACE ("xn--") label stands for
+// (checkACELabels). ASCII names are returned unchanged, as are IP
+// literals, which are not checked.
 func toASCIIHost(host string) (string, error) {
-	if isASCII(host) || strings.Contains(host, ":") {
+	if strings.Contains(host, ":") {
 		return host, nil
 	}
-	a, err := idnaLookup.ToASCII(host)
-	if err != nil {
-		return "", fmt.Errorf("IDNA: %w", err)
+	if reason := checkHostName(host); reason != "" {
+		return "", errors.New(reason)
 	}
-	if a == "" || !isASCII(a) || checkHostName(a) != "" {
-		return "", fmt.Errorf("IDNA: %q has no valid ASCII form", host)
+	a := host
+	if !isASCII(host) {
+		var err error
+		if a, err = idnaLookup.ToASCII(host); err != nil {
+			return "", fmt.Errorf("IDNA: %w", err)
+		}
+		if a == "" || !isASCII(a) || checkHostName(a) != "" {
+			return "", fmt.Errorf("IDNA: %q has no valid ASCII form", host)
+		}
+	}
+	if reason := checkACELabels(a); reason != "" {
+		return "", fmt.Errorf("IDNA: %s", reason)
 	}
 	return a, nil
+}
+
+// checkACELabels returns why an ACE ("xn--") label of the ASCII name a
+// stands for characters checkHostName refuses, or "": "xn--1ch" is '≠',
+// refused in "≠.example", so it is refused in "xn--1ch.example" too. A
+// label that does not decode is left alone: IDNA has already refused it
+// in an internationalised name, and an ASCII name's labels are the
+// resolver's business.
+func checkACELabels(a string) string {
+	for label := range strings.SplitSeq(a, ".") {
+		if len(label) < 4 || !strings.EqualFold(label[:4], "xn--") {
+			continue
+		}
+		u, err := idna.Punycode.ToUnicode(strings.ToLower(label))
+		if err != nil {
+			continue
+		}
+		if reason := checkHostName(u); reason != "" {
+			return fmt.Sprintf("%q stands for %q: %s", label, u, reason)
+		}
+	}
+	return ""
 }
 
 func isASCII(s string) bool {

@@ -974,3 +974,59 @@ func TestIDNAUnderscores(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"127.0.0.3"}, addrs)
 }
+
+// The lookup verbs refuse the host names ParseID refuses, before asking
+// the resolver: a character the host syntax forbids that IDNA's mapping
+// would turn into an allowed one (a fullwidth low line becomes '_'), or
+// that IDNA allows without the STD3 rules ('≠'), resolved although the
+// same name in an ID is a bad ID (found in review). The error is still
+// LiveCode's "invalid host address", and wraps ErrBadID with the reason.
+func TestLookupRefusesBadHostNames(t *testing.T) {
+	dns := newFakeDNS(t) // answers 127.0.0.1 for any name it is asked
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	for _, name := range []string{"bü＿cher.example", "a≠b.example", "a b.example", "bü.xn--1ch.example"} {
+		_, perr := lcsock.ParseID(name)
+		require.ErrorIs(t, perr, lcsock.ErrBadID, name)
+
+		_, err := reg.HostNameToAddress(ctxWait(t), name+":80|x")
+		require.ErrorIs(t, err, lcsock.ErrInvalidHostAddress, name)
+		require.ErrorIs(t, err, lcsock.ErrBadID, name)
+		require.Equal(t, "invalid host address", lcsock.ErrorText(err), name)
+
+		_, err = reg.HostAddressToName(ctxWait(t), name)
+		require.ErrorIs(t, err, lcsock.ErrInvalidHostAddress, name)
+		require.ErrorIs(t, err, lcsock.ErrBadID, name)
+
+		require.NoError(t, reg.HostNameToAddressWithMessage(name, nil, "resolved"))
+		ev := rec.WaitFor(t, lcsock.EventResolved, name, wait)
+		require.ErrorIs(t, ev.Err, lcsock.ErrBadID, name)
+		require.Equal(t, []string{name, ""}, ev.Params())
+	}
+	require.Empty(t, dns.questions(), "the resolver was never asked")
+
+	// Names that pass ParseID still resolve.
+	for _, name := range []string{"bü_cher.example", "bü.xn--bcher-kva.example", "xn--b_cher-3ya.example"} {
+		_, err := lcsock.ParseID(name)
+		require.NoError(t, err, name)
+		addrs, err := reg.HostNameToAddress(ctxWait(t), name)
+		require.NoError(t, err, name)
+		require.Equal(t, []string{"127.0.0.1"}, addrs, name)
+	}
+}
+
+// An ACE ("xn--") label is held to the characters of the label it
+// stands for: "bü.xn--1ch.example" (xn--1ch is '≠') and
+// "xn--1ch.example" were accepted although "bü.≠.example" is a bad ID
+// (found in review). An xn-- label that does not decode is left to the
+// resolver in an ASCII name, as any ASCII label is.
+func TestParseIDChecksACELabels(t *testing.T) {
+	for _, host := range []string{"bü.xn--1ch.example", "xn--1ch.example", "XN--1CH.example", "bü.XN--AB-MIV.example", "xn--ab-miv.example"} {
+		_, err := lcsock.ParseID(host + ":1")
+		require.ErrorIs(t, err, lcsock.ErrBadID, host)
+		require.ErrorContains(t, err, "'≠'", host)
+	}
+	for _, host := range []string{"xn--bcher-kva.example", "bü.xn--bcher-kva.example", "xn--b_cher-3ya.example", "xn--zz.example"} {
+		_, err := lcsock.ParseID(host + ":1")
+		require.NoError(t, err, host)
+	}
+}
