@@ -58,13 +58,21 @@ func Verify(on bool) Option {
 
 // VerifyHost is LiveCode's "with verification for host name": the name
 // sent as SNI and checked against the certificate, instead of the host
-// of the socket ID — for tunnels and proxies. For OpenSecure and Secure.
+// of the socket ID — for tunnels and proxies. An internationalised name
+// is used in its ASCII ("xn--") form, the form certificates carry, as the
+// host of an ID is (see [ID.ASCIIHost]); a name ParseID would refuse as a
+// host is refused by the verb with an error wrapping ErrBadID. For
+// OpenSecure and Secure.
 func VerifyHost(name string) Option {
 	return Option{name: "VerifyHost", verbs: verbSecureClient, apply: func(o *options) error {
 		if name == "" {
 			return errors.New("VerifyHost needs a host name")
 		}
-		o.tls.verifyHost = name
+		ascii, err := toASCIIHost(name)
+		if err != nil {
+			return fmt.Errorf("%w: VerifyHost %q: %w", ErrBadID, name, err)
+		}
+		o.tls.verifyHost = ascii
 		return nil
 	}}
 }

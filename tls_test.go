@@ -447,3 +447,35 @@ func TestInteropOpenSSL(t *testing.T) {
 		require.Contains(t, stderr.String(), "Verification: OK") // s_client verified our certificate
 	})
 }
+
+// VerifyHost with an internationalised name sends and checks its ASCII
+// ("xn--") form, the form certificates carry, as the host of an ID does:
+// the name went out as written, in SNI and in the name check, and the
+// certificate for "xn--bcher-kva.example" was refused (found in review).
+// A name that has no ASCII form is refused by the verb.
+func TestVerifyHostIDN(t *testing.T) {
+	ca := lcsocktest.NewCA(t)
+	cert, key := ca.Issue(t, "xn--bcher-kva.example")
+	reg, rec := newReg(t, lcsock.Config{})
+	reg.SetCertificates([]string{caFile(t, ca)})
+	snis := make(chan string, 2)
+	port, _ := tlsEchoServer(t, reg, cert, key, lcsock.TLSConfig(&tls.Config{
+		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) { snis <- hello.ServerName; return nil, nil },
+	}))
+	for i, name := range []string{"bücher.example", "BÜCHER.example", "xn--bcher-kva.example"} {
+		id := "127.0.0.1:" + itoa(port) + "|" + itoa(i)
+		require.NoError(t, reg.OpenSecure(id, nil, lcsock.WithMessage("ok"), lcsock.VerifyHost(name)))
+		ev, ok := rec.Next(lcsock.EventConnected, id, wait)
+		require.True(t, ok, "%s: %v", name, rec.Events())
+		require.Equal(t, "ok", ev.Name)
+		require.Equal(t, "xn--bcher-kva.example", <-snis, name)
+	}
+
+	for _, name := range []string{"bü＿cher.example", "a≠b.example", "\u0301x.example", "a b"} {
+		id := "127.0.0.1:" + itoa(port) + "|bad"
+		err := reg.OpenSecure(id, nil, lcsock.VerifyHost(name))
+		require.ErrorIs(t, err, lcsock.ErrBadID, name)
+		require.ErrorContains(t, err, "VerifyHost", name)
+		require.NotContains(t, reg.OpenSockets(), id)
+	}
+}
