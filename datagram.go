@@ -79,9 +79,15 @@ type dgram struct {
 // refused with ErrDatagramTooLarge. While a name resolves and the family
 // is not known from an IP literal, a From address or the default
 // interface, IPv6's limit applies; a write over IPv4's made then fails
-// once the name resolves to IPv4: a blocking Write returns the error and
-// the socket stays open, and a WriteWithMessage ends the socket with a
-// socketError, as any queued datagram that cannot be sent does.
+// once the name resolves to IPv4: a blocking Write whose own datagram is
+// too large returns the error and the socket stays open, and a
+// WriteWithMessage ends the socket with a socketError, as any queued
+// datagram that cannot be sent does. The writes queued behind that one
+// fail with the socket's failure, as on a TCP socket that fails: a
+// blocking Write among them returns the socketError's error, which wraps
+// ErrDatagramTooLarge and names the size of the datagram that ended the
+// socket, not of its own, and the socket is gone (later verbs give
+// ErrSocketNotOpen).
 func (r *Registry) OpenDatagram(id string, h Handler, opts ...Option) error {
 	addr, err := ParseID(id)
 	if err != nil {

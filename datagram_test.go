@@ -606,3 +606,40 @@ func TestDatagramWriteQueueLimitWhileResolving(t *testing.T) {
 	}
 	require.Zero(t, rec.Count(lcsock.EventError, id))
 }
+
+// A blocking Write queued while the name resolves, behind a
+// WriteWithMessage too large for the family the name resolves to, gets
+// the socket's failure: the error of the socketError, which wraps
+// ErrDatagramTooLarge and names the other datagram's size; the socket is
+// gone, as OpenDatagram's doc says. A Write after that finds no socket.
+func TestDatagramWriteBehindOversizeGetsSocketFailure(t *testing.T) {
+	srv := udpPeer(t, "udp4", "127.0.0.1:0")
+	dns := newFakeDNS(t)
+	dns.setAddrs("v4.test.", "127.0.0.1")
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+
+	dns.closeGate()
+	id := "v4.test:" + itoa(srv.LocalAddr().(*net.UDPAddr).Port)
+	require.NoError(t, reg.OpenDatagram(id, nil))
+	require.NoError(t, reg.WriteWithMessage(id, make([]byte, 65508), nil, "sent"))
+	sent := make(chan error, 1)
+	go func() {
+		_, err := reg.Write(ctxWait(t), id, []byte("small"))
+		sent <- err
+	}()
+	require.Eventually(t, func() bool {
+		st, err := reg.Stats(id)
+		return err == nil && st.QueuedWrites == 2
+	}, wait, time.Millisecond)
+	dns.open()
+
+	err := <-sent
+	ev := rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrDatagramTooLarge)
+	require.Same(t, ev.Err, err, "the socket's failure, not the small datagram's")
+	require.ErrorContains(t, err, "65508 bytes")
+	require.NotContains(t, reg.OpenSockets(), id)
+	_, err = reg.Write(ctxWait(t), id, []byte("small"))
+	require.ErrorIs(t, err, lcsock.ErrSocketNotOpen)
+	require.NotErrorIs(t, err, lcsock.ErrDatagramTooLarge)
+}

@@ -1506,9 +1506,10 @@ func (r *Registry) ReadWithMessage(id string, spec ReadSpec, h Handler, name str
 // It returns an error wrapping ErrTimeout when no byte moves for the
 // timeout interval in force when Write was called (a wait for the
 // connection or the handshake counts, as in LiveCode; a Write that times
-// out then has sent nothing), ctx's error when ctx ends, and ErrClosed
-// when the socket is closed meanwhile; then the unsent rest of data is
-// dropped and n says how much the peer may have received. On a TLS
+// out then has sent nothing), ctx's error when ctx ends, ErrClosed when
+// the socket is closed meanwhile, and the error of its socketError when
+// it fails meanwhile; then the unsent rest of data is dropped and n says
+// how much the peer may have received. On a TLS
 // socket, a Write cut short by ctx or its timeout also ends the socket
 // (one socketError): TLS cannot go on after a record cut halfway. Any
 // write error on the connection is fatal to the socket: its owner gets
