@@ -1266,8 +1266,12 @@ func (s *socket) abort() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state != stateDone {
+		// finish drops the asynchronous writes. They stay queued until
+		// then: failWaiters takes the head write for the one the writer
+		// is sending, and a blocking write moved there from behind an
+		// asynchronous one (a Secure upgrade, say) would wait for the
+		// writer instead of failing now.
 		s.state = stateClosing
-		s.writes = dropAsync(s.writes)
 		s.finish()
 	}
 }
@@ -1278,16 +1282,6 @@ func dropAsyncReads(rs []*readReq) []*readReq {
 	for _, r := range rs {
 		if r.blocking {
 			kept = append(kept, r)
-		}
-	}
-	return kept
-}
-
-func dropAsync(ws []*writeReq) []*writeReq {
-	kept := ws[:0]
-	for _, w := range ws {
-		if w.blocking {
-			kept = append(kept, w)
 		}
 	}
 	return kept

@@ -1,0 +1,102 @@
+package lcsock
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"math/big"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Findings of the second review of Shutdown and of closing from a TLS
+// callback.
+
+// testServerCert is a self-signed certificate for a test TLS server
+// (lcsocktest, which imports lcsock, cannot be used here).
+func testServerCert(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		DNSNames:     []string{"localhost"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// Close called from a TLS callback of a Secure handshake returns while a
+// handler of the serial dispatcher waits in a blocking Write queued
+// behind the upgrade. Close's abort dropped the upgrade marker first, so
+// the Write moved to the head of the queue and failWaiters took it for
+// the write the writer was sending: its result was left to the writer —
+// the goroutine running the callback, blocked in Close, which waited for
+// the dispatcher, which waited for the Write (found in review).
+func TestCloseFromUpgradeCallbackFailsWriteQueuedBehind(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	id := ln.Addr().String()
+
+	var reg *Registry
+	wrote := make(chan error, 1)
+	returned := make(chan struct{})
+	cfg := &tls.Config{VerifyConnection: func(tls.ConnectionState) error {
+		s, err := reg.lookup("test", id)
+		if err == nil {
+			// Wait until the handler's Write is queued behind the upgrade.
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+				s.mu.Lock()
+				n := len(s.writes)
+				s.mu.Unlock()
+				if n == 2 {
+					break
+				}
+			}
+		}
+		reg.Close()
+		close(returned)
+		return nil
+	}}
+	h := HandlerFunc(func(ev Event) {
+		if ev.Kind != EventConnected {
+			return
+		}
+		if err := reg.Secure(ev.Socket, Verify(false), TLSConfig(cfg)); err != nil {
+			wrote <- err
+			return
+		}
+		_, err := reg.Write(context.Background(), ev.Socket, []byte("after Secure"))
+		wrote <- err
+	})
+	reg, err = NewRegistry(Config{Handler: h})
+	require.NoError(t, err)
+	require.NoError(t, reg.Open(id, nil, WithMessage("connected")))
+	c, err := ln.Accept()
+	require.NoError(t, err)
+	defer c.Close()
+	go tls.Server(c, &tls.Config{Certificates: []tls.Certificate{testServerCert(t)}}).Handshake()
+
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close called from the TLS callback never returned")
+	}
+	select {
+	case err := <-wrote:
+		require.ErrorIs(t, err, ErrClosed)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the Write queued behind the upgrade never returned")
+	}
+	require.NoError(t, reg.Close())
+}
