@@ -447,7 +447,7 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		return nil
+		return r.Close() // returns when the Close under way does
 	}
 	r.shutdown = true // what opens from now on would be neither flushed nor waited for
 	mine := r.handshaking()

@@ -100,3 +100,42 @@ func TestCloseFromUpgradeCallbackFailsWriteQueuedBehind(t *testing.T) {
 	}
 	require.NoError(t, reg.Close())
 }
+
+// Shutdown called while Close is under way returns when Close does, as a
+// second Close would: it returned at once, before the registry's
+// goroutines had exited (found in review).
+func TestShutdownDuringCloseWaitsForIt(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	reg, err := NewRegistry(Config{Handler: HandlerFunc(func(ev Event) {
+		if ev.Kind == EventConnected {
+			close(entered)
+			<-release // Close waits for this handler
+		}
+	})})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	require.NoError(t, reg.Open(ln.Addr().String(), nil, WithMessage("connected")))
+	<-entered
+
+	closed := make(chan struct{})
+	go func() { reg.Close(); close(closed) }()
+	for {
+		reg.mu.Lock()
+		c := reg.closed
+		reg.mu.Unlock()
+		if c {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.AfterFunc(50*time.Millisecond, func() { close(release) })
+	require.NoError(t, reg.Shutdown(context.Background()))
+	select {
+	case <-reg.closeDone:
+	default:
+		t.Fatal("Shutdown returned before the Close under way had finished")
+	}
+	<-closed
+}
