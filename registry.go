@@ -475,8 +475,13 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 		}
 	}
 	if err == nil {
-		// Let the write events of the flushed sockets reach their handlers.
-		r.disp.drain(ctx)
+		// Let the write events of the flushed sockets reach their
+		// handlers — unless a Close elsewhere drops them: its cancel
+		// ends the wait, which a handler's Close may otherwise wait
+		// for, when this goroutine runs a TLS callback.
+		dctx, cancel := r.bound(ctx)
+		r.disp.drain(dctx)
+		cancel()
 	}
 	return errors.Join(err, r.Close())
 }

@@ -139,3 +139,63 @@ func TestShutdownDuringCloseWaitsForIt(t *testing.T) {
 	}
 	<-closed
 }
+
+// Shutdown called from a TLS callback, waiting for its events to be
+// delivered, does not keep a handler of the serial dispatcher that calls
+// Close meanwhile from returning: the handler's Close waited for the
+// goroutine running the callback, and Shutdown waited for the dispatcher
+// to deliver the marker that Close dropped (found in review).
+func TestShutdownFromTLSCallbackWhileAHandlerCloses(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	id := ln.Addr().String()
+
+	var reg *Registry
+	release, closed := make(chan struct{}), make(chan struct{})
+	shut := make(chan error, 1)
+	cfg := &tls.Config{VerifyConnection: func(tls.ConnectionState) error {
+		shut <- reg.Shutdown(context.Background())
+		return nil
+	}}
+	h := HandlerFunc(func(ev Event) {
+		if ev.Kind != EventConnected {
+			return
+		}
+		reg.Secure(ev.Socket, Verify(false), TLSConfig(cfg))
+		<-release
+		reg.Close()
+		close(closed)
+	})
+	reg, err = NewRegistry(Config{Handler: h})
+	require.NoError(t, err)
+	require.NoError(t, reg.Open(id, nil, WithMessage("connected")))
+	c, err := ln.Accept()
+	require.NoError(t, err)
+	defer c.Close()
+	go tls.Server(c, &tls.Config{Certificates: []tls.Certificate{testServerCert(t)}}).Handshake()
+
+	// Shutdown has closed the socket and queued its drain marker behind
+	// the handler.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		reg.mu.Lock()
+		started := reg.shutdown
+		reg.mu.Unlock()
+		if started && reg.disp.queued.Load() > 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "Shutdown never drained")
+	}
+	close(release)
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close from a handler never returned while Shutdown ran in a TLS callback")
+	}
+	select {
+	case err := <-shut:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown from the TLS callback never returned")
+	}
+}
