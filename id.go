@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // This file is the only place in lcsock that knows the socket ID syntax:
@@ -260,7 +262,7 @@ func checkIPv6(s string) string {
 	if err != nil || !a.Is6() {
 		return fmt.Sprintf("%q is not an IPv6 address", s)
 	}
-	if reason := checkHostName(a.Zone()); reason != "" {
+	if reason, _ := checkHostChars(a.Zone()); reason != "" {
 		return "bad IPv6 zone: " + reason
 	}
 	return ""
@@ -268,20 +270,54 @@ func checkIPv6(s string) string {
 
 // checkHostName returns why s cannot be a host name or IPv4 literal, or
 // "". It allows ASCII letters, digits, '-', '.' and '_', and non-ASCII
-// letters, marks and digits; the empty string passes. IDNA is checked by
-// toASCIIHost.
+// letters, marks and digits (checkHostChars); the empty string passes.
+// A label with other non-ASCII characters passes if IDNA's registration
+// profile accepts it ('_' aside, which it refuses and lcsock allows):
+// IDNA2008 names hold a few such characters — ZWNJ in Persian
+// "نامه‌ای", the middle dot of Catalan "col·legi", the katakana middle
+// dot of "ドメイン・テスト" — while '≠' or a full-width '＿' stay
+// refused. The rest of IDNA is checked by toASCIIHost.
 func checkHostName(s string) string {
-	if !utf8.ValidString(s) {
-		return "invalid UTF-8 in host"
+	reason, ascii := checkHostChars(s)
+	if reason == "" || ascii {
+		return reason
 	}
+	for label := range strings.SplitSeq(s, ".") {
+		r, ascii := checkHostChars(label)
+		if r == "" {
+			continue
+		}
+		if ascii {
+			return r
+		}
+		if _, err := idna.Registration.ToASCII(strings.ReplaceAll(label, "_", "")); err != nil {
+			return r
+		}
+	}
+	return ""
+}
+
+// checkHostChars returns why s holds a character that is not an ASCII
+// letter, digit, '-', '.' or '_', or a non-ASCII letter, mark or digit,
+// or "", and whether a refused character is ASCII (or the text is not
+// UTF-8). It is what IPv6 zones are held to.
+func checkHostChars(s string) (reason string, ascii bool) {
+	if !utf8.ValidString(s) {
+		return "invalid UTF-8 in host", true
+	}
+	var first string
 	for _, r := range s {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9',
 			r == '-', r == '.', r == '_':
 		case r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsDigit(r)):
+		case r < utf8.RuneSelf:
+			return fmt.Sprintf("invalid character %q in host", r), true
 		default:
-			return fmt.Sprintf("invalid character %q in host", r)
+			if first == "" {
+				first = fmt.Sprintf("invalid character %q in host", r)
+			}
 		}
 	}
-	return ""
+	return first, false
 }

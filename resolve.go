@@ -228,7 +228,8 @@ func toASCIIHost(host string) (string, error) {
 
 // checkACELabels returns why an ACE ("xn--") label of the ASCII name a
 // stands for characters checkHostName refuses, or "": "xn--1ch" is '≠',
-// refused in "≠.example", so it is refused in "xn--1ch.example" too. A
+// refused in "≠.example", so it is refused in "xn--1ch.example" too,
+// while "xn--collegi-xma" ("col·legi") passes as "col·legi" does. A
 // label that does not decode is left alone: IDNA has already refused it
 // in an internationalised name, and an ASCII name's labels are the
 // resolver's business.

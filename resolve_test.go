@@ -1030,3 +1030,28 @@ func TestParseIDChecksACELabels(t *testing.T) {
 		require.NoError(t, err, host)
 	}
 }
+
+// IDNA2008 names hold characters that are not letters, marks or digits:
+// ZWNJ (Persian), the middle dot (Catalan; "coŀlegi" maps to it), the
+// katakana middle dot. The ACE check refused their xn-- forms and
+// checkHostName their Unicode forms (found in review); both are
+// accepted, typed either way, while '≠', a full-width '＿' and ASCII
+// punctuation stay refused, in any label.
+func TestParseIDAcceptsIDNA2008Names(t *testing.T) {
+	for _, host := range []string{
+		"xn--mgba3gch31f060k.ir", "نامه\u200cای.ir",
+		"xn--collegi-xma.cat", "col·legi.cat", "coŀlegi.cat",
+		"xn--eckzbwbjb8l5esc.jp", "ドメイン・テスト.jp",
+		"my_host.xn--collegi-xma.cat", "a_b.نامه\u200cای.ir",
+	} {
+		id, err := lcsock.ParseID(host + ":80")
+		require.NoError(t, err, host)
+		require.True(t, strings.HasPrefix(id.ASCIIHost(), "xn--") || strings.Contains(id.ASCIIHost(), ".xn--"), host)
+	}
+	for _, host := range []string{"col·legi.a≠b", "bü＿cher.col·legi.cat", "col·legi.a b", "a!·b.cat", "\u200c.example"} {
+		_, err := lcsock.ParseID(host + ":80")
+		require.ErrorIs(t, err, lcsock.ErrBadID, host)
+	}
+	_, err := lcsock.ParseID("[fe80::1%e\u200cth0]:80")
+	require.ErrorIs(t, err, lcsock.ErrBadID, "a zone is held to letters, marks and digits")
+}
