@@ -368,3 +368,37 @@ func TestShutdownWhenAHandlerCloses(t *testing.T) {
 		t.Fatal("Shutdown still waiting after the handler closed the registry")
 	}
 }
+
+// With no read pending, the reader stops once half a chunk of input waits
+// and the buffer has no room left for a read: it grew the buffer to twice
+// its size instead (and the grown array is not pooled), a fresh 128 KiB
+// every few chunks of a bulk stream in LendReadData mode, where the
+// handler's next read comes after the reader has moved on (BENCHMARKS.md,
+// session 7). A pending read still lets it read on and grow.
+func TestBufferFullWithoutReads(t *testing.T) {
+	const k = 1 << 10
+	for _, tc := range []struct {
+		name          string
+		len, cap, pos int
+		reads         bool
+		full          bool
+	}{
+		{"empty", 0, 0, 0, false, false},
+		{"room for a read", 40 * k, 64 * k, 0, false, false},
+		{"little unread, no room", 62 * k, 64 * k, 40 * k, false, false},
+		{"half a chunk, no room", 62 * k, 64 * k, 0, false, true},
+		{"half a chunk, no room, read pending", 62 * k, 64 * k, 0, true, false},
+		{"a chunk", 64 * k, 128 * k, 0, false, true},
+		{"a chunk, read pending", 64 * k, 128 * k, 0, true, false},
+		{"MaxReadBuffer", 1 << 20, 2 << 20, 0, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &socket{reg: &Registry{cfg: Config{MaxReadBuffer: 1 << 20}}}
+			s.buf, s.rpos = make([]byte, tc.len, tc.cap), tc.pos
+			if tc.reads {
+				s.reads = []*readReq{{}}
+			}
+			require.Equal(t, tc.full, s.bufferFull())
+		})
+	}
+}

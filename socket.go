@@ -511,12 +511,18 @@ func (s *socket) readLoop() {
 }
 
 // bufferFull reports whether the reader should wait for reads to take
-// input: when the unread bytes reach MaxReadBuffer, or a full chunk of
-// them waits and no read is pending — there is no point in growing the
-// buffer for nobody. Called with s.mu held.
+// input: when the unread bytes reach MaxReadBuffer, or, no read being
+// pending, a full chunk of them waits or half a chunk does and the buffer
+// has no room for a read — there is no point in growing the buffer for
+// nobody, and a read that comes may take all of it. Called with s.mu
+// held.
 func (s *socket) bufferFull() bool {
 	unread := len(s.buf) - s.rpos
-	return unread >= s.reg.cfg.MaxReadBuffer || (unread >= readChunkMax && len(s.reads) == 0)
+	if unread >= s.reg.cfg.MaxReadBuffer {
+		return true
+	}
+	return len(s.reads) == 0 && (unread >= readChunkMax ||
+		unread >= readChunkMax/2 && cap(s.buf)-len(s.buf) < readChunkMin)
 }
 
 // readSpace compacts or grows the buffer and returns the free space to
