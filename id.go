@@ -271,26 +271,24 @@ func checkIPv6(s string) string {
 // checkHostName returns why s cannot be a host name or IPv4 literal, or
 // "". It allows ASCII letters, digits, '-', '.' and '_', and non-ASCII
 // letters, marks and digits (checkHostChars); the empty string passes.
-// A label with other non-ASCII characters passes if IDNA's registration
-// profile accepts it ('_' aside, which it refuses and lcsock allows):
-// IDNA2008 names hold a few such characters — ZWNJ in Persian
-// "نامه‌ای", the middle dot of Catalan "col·legi", the katakana middle
-// dot of "ドメイン・テスト" — while '≠' or a full-width '＿' stay
-// refused. The rest of IDNA is checked by toASCIIHost.
+// A label with other non-ASCII characters passes if IDNA's lookup
+// profile, the UTS #46 processing browsers use, accepts it ('_' aside,
+// which its STD3 rules refuse and lcsock allows): ZWNJ in Persian
+// "نامه‌ای", the middle dot of Catalan "col·legi" (or "Col·legi"), the
+// katakana middle dot of "ドメイン・テスト", '♥' of "♥.example", while
+// '≠' or a full-width '＿' stay refused. The rest of IDNA is checked by
+// toASCIIHost.
 func checkHostName(s string) string {
 	reason, ascii := checkHostChars(s)
 	if reason == "" || ascii {
 		return reason
 	}
 	for label := range strings.SplitSeq(s, ".") {
-		r, ascii := checkHostChars(label)
+		r, _ := checkHostChars(label)
 		if r == "" {
 			continue
 		}
-		if ascii {
-			return r
-		}
-		if _, err := idna.Registration.ToASCII(strings.ReplaceAll(label, "_", "")); err != nil {
+		if _, err := idna.Lookup.ToASCII(strings.ReplaceAll(label, "_", "")); err != nil {
 			return r
 		}
 	}

@@ -1055,3 +1055,38 @@ func TestParseIDAcceptsIDNA2008Names(t *testing.T) {
 	_, err := lcsock.ParseID("[fe80::1%e\u200cth0]:80")
 	require.ErrorIs(t, err, lcsock.ErrBadID, "a zone is held to letters, marks and digits")
 }
+
+// What is allowed beyond letters, marks and digits is what IDNA's lookup
+// profile (UTS #46, as browsers process names) allows: the registration
+// profile, used at first, refused what lookup maps, so "Col·legi.cat",
+// typed with a capital, was refused where "Bücher.example" passes (found
+// in review). Symbols and emoji that browsers resolve pass too, typed or
+// as xn-- labels (xn--ls8h.la is a registered name); what UTS #46
+// disallows stays refused, as does a ZWNJ out of its context.
+func TestParseIDFollowsIDNALookup(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{})
+	for host, ace := range map[string]string{
+		"Col·legi.cat":      "xn--collegi-xma.cat",
+		"COL·LEGI.CAT":      "xn--collegi-xma.cat",
+		"col\u0387legi.cat": "xn--collegi-xma.cat",    // GREEK ANO TELEIA, canonically the middle dot
+		"ﾄﾞﾒｲﾝ･ﾃｽﾄ.jp":      "xn--eckzbwbjb8l5esc.jp", // half-width
+		"♥.example":         "xn--g6h.example",
+		"xn--g6h.example":   "xn--g6h.example",
+		"💩.la":              "xn--ls8h.la",
+		"xn--ls8h.la":       "xn--ls8h.la",
+		"my_col·legi.cat":   "xn--my_collegi-qra.cat",
+	} {
+		id, err := lcsock.ParseID(host + ":80")
+		require.NoError(t, err, host)
+		require.Equal(t, ace, id.ASCIIHost(), host)
+	}
+	for _, host := range []string{
+		"a≠b.example", "xn--1ch.example", "bü＿cher.example", "col·legi.a＠b", "a\u3000b.example",
+		"a\u200cb.example", "xn--ab-j1t.example", "\u009f.example", "♥.a!b",
+	} {
+		_, err := lcsock.ParseID(host + ":80")
+		require.ErrorIs(t, err, lcsock.ErrBadID, host)
+		_, err = reg.HostNameToAddress(ctxWait(t), host)
+		require.ErrorIs(t, err, lcsock.ErrBadID, host)
+	}
+}
