@@ -187,6 +187,11 @@ func parseLocal(s string) (host string, port int, err error) {
 		return "", 0, fmt.Errorf("%w: a local address has no label", ErrLocalAddress)
 	}
 	host, ps, _, reason := splitAddr(s)
+	if reason == "" && !strings.HasPrefix(s, "[") {
+		if _, err := toASCIIHost(host); err != nil { // held to what an ID's host is
+			reason = err.Error()
+		}
+	}
 	if reason != "" {
 		return "", 0, fmt.Errorf("%w: %s", ErrLocalAddress, reason)
 	}

@@ -68,7 +68,9 @@ func WithMessage(name string) Option {
 // local port. Without From, the registry's default interface (if set) is
 // the local host. A host name with addresses of both families binds the
 // one of the target's family (of the target name's first address), and
-// its lookup counts against ConnectTimeout. A malformed local gives an error
+// its lookup counts against ConnectTimeout. A host name is held to what
+// an ID's host is and may be internationalised: it is looked up in its
+// ASCII form (IDNA), as the target is. A malformed local gives an error
 // wrapping ErrLocalAddress; a host that does not resolve or cannot be
 // bound gives a socketError (ErrLocalResolve, ErrBind).
 func From(local string) Option {

@@ -1090,3 +1090,27 @@ func TestParseIDFollowsIDNALookup(t *testing.T) {
 		require.ErrorIs(t, err, lcsock.ErrBadID, host)
 	}
 }
+
+// A From host name is held to what an ID's host is, and an
+// internationalised one goes to the resolver in its ASCII form, as the
+// target's does: "bücher.test" went to the resolver as it was typed, and
+// "a≠b.test" was taken, to fail only when it did not resolve.
+func TestFromNameIDNA(t *testing.T) {
+	p := newPeer(t)
+	dns := newFakeDNS(t)
+	dns.setAddrs("xn--bcher-kva.test.", "127.0.0.1")
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	id := p.id("f")
+	require.NoError(t, reg.Open(id, nil, lcsock.From("bücher.test:0"), lcsock.WithMessage("up")))
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	local, err := reg.HostAddress(id)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1", local)
+	require.NotContains(t, dns.questions(), "bücher.test.")
+
+	for _, from := range []string{"a≠b.test:0", "bü＿cher.test", "a b:1"} {
+		err := reg.Open(p.id("bad"), nil, lcsock.From(from))
+		require.ErrorIs(t, err, lcsock.ErrLocalAddress, from)
+	}
+	require.Empty(t, reg.OpenSockets()[1:], "only the first socket is open")
+}

@@ -353,7 +353,11 @@ func resolveLocal(ctx context.Context, res *net.Resolver, host string, want4 fun
 	if ip := net.ParseIP(host); ip != nil {
 		return ip, nil
 	}
-	ips, err := res.LookupIP(ctx, "ip", host)
+	ascii, err := toASCIIHost(host) // checked by From: an internationalised name converts
+	if err != nil {
+		return nil, errors.Join(ErrLocalResolve, err)
+	}
+	ips, err := res.LookupIP(ctx, "ip", ascii)
 	if err != nil || len(ips) == 0 {
 		return nil, errors.Join(ErrLocalResolve, err)
 	}
