@@ -214,6 +214,11 @@ func (s *socket) receive(uc *net.UDPConn) {
 		} else if p := s.pseudoSocket(from); p != nil {
 			p.deliver(s, d)
 			p.mu.Unlock()
+		} else {
+			// No socket can be made for the sender: the registry is
+			// shutting down (or closing) and the listener's turn to
+			// close has not come. Counted, as every drop is.
+			s.dg.dropped++
 		}
 		s.mu.Unlock()
 	}

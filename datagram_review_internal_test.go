@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -104,4 +105,42 @@ func TestPumpedCloseFromHandlerWithEventsQueued(t *testing.T) {
 	require.NotPanics(t, func() { reg.Dispatch(context.Background()) })
 	require.Equal(t, 1, calls, "events behind Close are dropped")
 	require.Zero(t, reg.DispatchPending())
+}
+
+// A datagram from a new sender that reaches a listener while Shutdown
+// runs, before the listener's turn to close, finds no socket to go to
+// (the registry makes none once Shutdown began): it is dropped, and the
+// drop is counted on the listener as the README promises. It was dropped
+// silently (found in review). Shutdown's first step is taken here by
+// hand, so that the listener stays open for the datagrams sent next.
+func TestDatagramFromNewSenderDuringShutdownCounted(t *testing.T) {
+	reg, port, events := datagramListener(t)
+	to := "127.0.0.1:" + strconv.Itoa(port)
+	a, err := net.Dial("udp", to)
+	require.NoError(t, err)
+	defer a.Close()
+	_, err = a.Write([]byte("a1"))
+	require.NoError(t, err)
+	require.Equal(t, "a1", string(nextEvent(t, events).Data))
+
+	reg.mu.Lock()
+	reg.shutdown = true // as Shutdown does first
+	reg.mu.Unlock()
+	b, err := net.Dial("udp", to)
+	require.NoError(t, err)
+	defer b.Close()
+	_, err = b.Write([]byte("b"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { // received: "a1" and "b"
+		st, err := reg.Stats(strconv.Itoa(port))
+		return err == nil && st.BytesIn == 3
+	}, 5*time.Second, time.Millisecond)
+	st, err := reg.Stats(strconv.Itoa(port))
+	require.NoError(t, err)
+	require.EqualValues(t, 1, st.Dropped)
+	require.Len(t, reg.OpenSockets(), 2, "no socket for the new sender")
+
+	_, err = a.Write([]byte("a2")) // a known sender's datagram still arrives
+	require.NoError(t, err)
+	require.Equal(t, "a2", string(nextEvent(t, events).Data))
 }

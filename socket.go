@@ -1735,7 +1735,7 @@ type Stats struct {
 	Buffered     int       // unread bytes held
 	QueuedWrites int       // writes waiting to be sent
 	PendingReads int       // reads waiting to complete
-	Dropped      uint64    // datagrams dropped because the queue was full (Config.MaxDatagramQueue)
+	Dropped      uint64    // datagrams dropped because the queue was full (Config.MaxDatagramQueue), or, on a listener, because no socket could be made for a new sender during Shutdown
 	OpenedAt     time.Time // when Open (or accept) made the socket
 	ConnectedAt  time.Time // when the connection came up; zero before
 }
