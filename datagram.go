@@ -78,7 +78,8 @@ type dgram struct {
 // A write over 65507 bytes to an IPv4 peer, or 65527 to an IPv6 one, is
 // refused with ErrDatagramTooLarge. While a name resolves and the family
 // is not known from an IP literal, a From address or the default
-// interface, IPv6's limit applies; a write over IPv4's made then fails
+// interface (as set when OpenDatagram is called, which the open binds),
+// IPv6's limit applies; a write over IPv4's made then fails
 // once the name resolves to IPv4: a blocking Write whose own datagram is
 // too large returns the error and the socket stays open, and a
 // WriteWithMessage ends the socket with a socketError, as any queued
@@ -98,6 +99,7 @@ func (r *Registry) OpenDatagram(id string, h Handler, opts ...Option) error {
 		return err
 	}
 	s := newSocket(r, id, addr, r.handler(h), o)
+	s.iface = r.DefaultInterface() // what the open binds, and what gives the size limit while the name resolves
 	s.dg = &dgram{h: s.owner, msg: o.message}
 	ctx, cancel := context.WithCancel(r.ctx)
 	s.cancelDial = cancel
@@ -320,7 +322,7 @@ func (s *socket) datagramLimit() int {
 	if !peer.IsValid() { // resolving a name
 		host := s.opts.fromHost
 		if !s.opts.from {
-			host = s.reg.DefaultInterface() // what the open binds (localAddr)
+			host = s.iface // what the open binds (localAddr), not the setting now
 		}
 		local, err := netip.ParseAddr(host)
 		if err != nil || local.IsUnspecified() {

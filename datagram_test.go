@@ -571,6 +571,49 @@ func TestDatagramLimitWhileResolvingDefaultInterface(t *testing.T) {
 	require.Zero(t, rec.Count(lcsock.EventError, id))
 }
 
+// The default interface that gives a resolving datagram socket's size
+// limit, and that its open binds, is the one set when OpenDatagram was
+// called: changing it afterwards changes neither. The limit read the
+// setting at each write, and the open read it when its goroutine ran:
+// after an IPv6-bound open, setting an IPv4 interface made a 65527-byte
+// write the IPv6 peer could take be refused; after an IPv4-bound open,
+// clearing the setting made a WriteWithMessage of 65508 bytes be taken,
+// to end the socket with a socketError once the name resolved; and an
+// open could bind the interface set after it (found in review).
+func TestDatagramLimitWhileResolvingDefaultInterfaceChanged(t *testing.T) {
+	srv4 := udpPeer(t, "udp4", "127.0.0.1:0")
+	srv6 := udpPeer(t, "udp6", "[::1]:0")
+	dns := newFakeDNS(t)
+	dns.setAddrs("both.test.", "127.0.0.1", "::1")
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	dns.closeGate()
+
+	require.NoError(t, reg.SetDefaultInterface("::1"))
+	id6 := "both.test:" + itoa(srv6.LocalAddr().(*net.UDPAddr).Port)
+	require.NoError(t, reg.OpenDatagram(id6, nil))
+	require.NoError(t, reg.SetDefaultInterface("127.0.0.1"))
+	require.NoError(t, reg.WriteWithMessage(id6, make([]byte, 65527), nil, "sent"))
+
+	id4 := "both.test:" + itoa(srv4.LocalAddr().(*net.UDPAddr).Port)
+	require.NoError(t, reg.OpenDatagram(id4, nil))
+	require.NoError(t, reg.SetDefaultInterface(""))
+	err := reg.WriteWithMessage(id4, make([]byte, 65508), nil, "sent")
+	require.ErrorIs(t, err, lcsock.ErrDatagramTooLarge)
+	require.ErrorContains(t, err, "the limit is 65507")
+	dns.open()
+
+	rec.WaitFor(t, lcsock.EventWritten, id6, wait)
+	got, from := readDatagram(t, srv6)
+	require.Len(t, got, 65527)
+	require.Equal(t, "::1", from.(*net.UDPAddr).IP.String())
+	_, err = reg.Write(ctxWait(t), id4, []byte("still open"))
+	require.NoError(t, err)
+	got, _ = readDatagram(t, srv4)
+	require.Equal(t, "still open", got)
+	require.Zero(t, rec.Count(lcsock.EventError, id4))
+	require.Zero(t, rec.Count(lcsock.EventError, id6))
+}
+
 // The asynchronous writes a datagram socket queues while its name
 // resolves count toward Config.MaxWriteQueue, as a TCP socket's do: one
 // that would pass it fails alone with ErrBufferFull, and those already

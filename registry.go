@@ -178,7 +178,9 @@ func (r *Registry) DefaultInterface() string {
 }
 
 // SetDefaultInterface sets LiveCode's defaultNetworkInterface: the local
-// address for opens without a From host and for accept. "" clears it.
+// address for opens without a From host and for accept, as it is when
+// the verb is called (an open still resolving keeps the one it had). ""
+// clears it.
 // Anything but an IPv4 or IPv6 address gives an error wrapping
 // ErrBadInterface and leaves the setting unchanged.
 func (r *Registry) SetDefaultInterface(addr string) error {

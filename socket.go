@@ -94,6 +94,7 @@ type socket struct {
 	eolIn         *EOLConverter // InputEOL; used by the reader goroutine only
 	tlsCfg        *tls.Config   // OpenSecure: the client handshake after the dial
 	dg            *dgram        // non-nil for datagram sockets
+	iface         string        // opens: the default interface when Open or OpenDatagram was called
 	release       func()        // called once when an accepted socket finishes
 	timeoutQueued atomic.Bool
 
@@ -218,6 +219,7 @@ func (r *Registry) open(verb, id string, h Handler, opts []Option) error {
 		return &OpError{Op: verb, Socket: id, Err: err}
 	}
 	s := newSocket(r, id, addr, r.handler(h), o)
+	s.iface = r.DefaultInterface()
 	if verb == "opensecure" {
 		if s.tlsCfg, err = r.clientTLS(&o.tls, addr.ASCIIHost()); err != nil {
 			return &OpError{Op: verb, Socket: id, Err: err}
@@ -309,7 +311,7 @@ func (s *socket) dial(ctx context.Context) (net.Conn, error) {
 func (s *socket) localAddr(ctx context.Context) (ip net.IP, port int, bind bool, err error) {
 	host, port := s.opts.fromHost, s.opts.fromPort
 	if !s.opts.from {
-		host = s.reg.DefaultInterface()
+		host = s.iface // as it was when the open was called
 	}
 	if host == "" && port == 0 {
 		return nil, 0, false, nil
