@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"slices"
@@ -242,7 +243,7 @@ func (s *socket) deliver(recv *socket, d datagram) {
 		// A pseudo-socket without its own message: the listener's handler.
 		h, msg = dg.lsock.dg.h, dg.lsock.dg.msg
 	}
-	limit := int32(s.reg.cfg.MaxDatagramQueue)
+	limit := int32(min(s.reg.cfg.MaxDatagramQueue, math.MaxInt32))
 	switch {
 	case msg != "" && h != nil:
 		if counter.dg.undelivered.Load() >= limit {

@@ -246,6 +246,24 @@ func TestDatagramQueueLimitCounts(t *testing.T) {
 	require.Equal(t, 5, rec.Count(lcsock.EventDatagram, ""))
 }
 
+// A MaxDatagramQueue past what the event counter holds is no limit: 1<<32
+// wrapped to a limit of 0, and every datagram was dropped (found in
+// review).
+func TestDatagramQueueLimitHuge(t *testing.T) {
+	if strconv.IntSize < 64 {
+		t.Skip("int cannot hold 1<<32 here")
+	}
+	huge := 1 << 32
+	reg, rec := newReg(t, lcsock.Config{MaxDatagramQueue: huge})
+	port, err := reg.AcceptDatagram(0, nil, "dg")
+	require.NoError(t, err)
+	c := udpPeer(t, "udp4", "127.0.0.1:0")
+	_, err = c.WriteTo([]byte("kept"), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+	require.NoError(t, err)
+	ev := rec.WaitFor(t, lcsock.EventDatagram, "", wait)
+	require.Equal(t, "kept", string(ev.Data))
+}
+
 // A connected datagram socket reports ICMP port unreachable as socketError.
 func TestDatagramPortUnreachable(t *testing.T) {
 	if runtime.GOOS == "windows" {
