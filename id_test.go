@@ -2,6 +2,7 @@ package lcsock
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -292,6 +293,7 @@ func FuzzParseID(f *testing.F) {
 		"127.0.0.1:8080|x:y", "a:80|b|c", "a:80|", "[::1]:80|n", "[::1]",
 		"[::1:80", "::1:80", "[fe80::1%eth0]:22", "a:0080", "a:65536",
 		"host:-1", "bücher.example:1|ü", "a\xff:1", "[::ffff:1.2.3.4]",
+		"a。b.example", "Col·legi.cat", "♥.example:1", "xn--ab-r13a.example", "bü_cher.",
 	} {
 		f.Add(s)
 	}
@@ -325,6 +327,27 @@ func FuzzParseID(f *testing.F) {
 		}
 		if got := splitHostName(s); got != id.Host {
 			t.Fatalf("splitHostName(%q) = %q, want %q", s, got, id.Host)
+		}
+		// The other entry points take the host as ParseID does, and its
+		// ASCII form, what goes to DNS and SNI, is ASCII and itself a host
+		// ParseID takes.
+		local := id.Host
+		if strings.HasPrefix(s, "[") {
+			local = "[" + local + "]"
+		} else {
+			a := id.ASCIIHost()
+			if !isASCII(a) {
+				t.Fatalf("ParseID(%q).ASCIIHost() = %q, not ASCII", s, a)
+			}
+			if back, err := ParseID(a); err != nil || back.ASCIIHost() != a {
+				t.Fatalf("ParseID(%q).ASCIIHost() = %q, which ParseID takes as %q, %v", s, a, back.ASCIIHost(), err)
+			}
+		}
+		if h, _, err := parseLocal(local); err != nil || h != id.Host {
+			t.Fatalf("ParseID(%q) ok, but parseLocal(%q) = %q, %v", s, local, h, err)
+		}
+		if err := VerifyHost(id.Host).apply(&options{}); err != nil {
+			t.Fatalf("ParseID(%q) ok, but VerifyHost(%q): %v", s, id.Host, err)
 		}
 	})
 }

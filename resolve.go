@@ -227,9 +227,14 @@ func toASCIIHost(host string) (string, error) {
 }
 
 // checkACELabels returns why an ACE ("xn--") label of the ASCII name a
-// stands for characters checkHostName refuses, or "": "xn--1ch" is '≠',
-// refused in "≠.example", so it is refused in "xn--1ch.example" too,
-// while "xn--collegi-xma" ("col·legi") passes as "col·legi" does. A
+// stands for characters checkHostName refuses, or for a label IDNA's
+// lookup profile refuses in ACE form, or "": "xn--1ch" is '≠', refused
+// in "≠.example", so it is refused in "xn--1ch.example" too, while
+// "xn--collegi-xma" ("col·legi") passes as "col·legi" does. The decoded
+// label must be one label as lookup leaves it, which is how idnaLookup
+// holds it in an internationalised name: "xn--ab-r13a" stands for "a。b",
+// whose ideographic full stop checkHostName (and lookup, for typed text)
+// takes for a dot, and "xn--b-5da" for "Äb", which lookup lowercases. A
 // label that does not decode is left alone: IDNA has already refused it
 // in an internationalised name, and an ASCII name's labels are the
 // resolver's business.
@@ -238,12 +243,16 @@ func checkACELabels(a string) string {
 		if len(label) < 4 || !strings.EqualFold(label[:4], "xn--") {
 			continue
 		}
-		u, err := idna.Punycode.ToUnicode(strings.ToLower(label))
+		lower := strings.ToLower(label)
+		u, err := idna.Punycode.ToUnicode(lower)
 		if err != nil {
 			continue
 		}
 		if reason := checkHostName(u); reason != "" {
 			return fmt.Sprintf("%q stands for %q: %s", label, u, reason)
+		}
+		if _, err := idnaLookup.ToASCII(lower); err != nil {
+			return fmt.Sprintf("%q stands for %q, not a valid label: %v", label, u, err)
 		}
 	}
 	return ""

@@ -1114,3 +1114,35 @@ func TestFromNameIDNA(t *testing.T) {
 	}
 	require.Empty(t, reg.OpenSockets()[1:], "only the first socket is open")
 }
+
+// An xn-- label is held to what IDNA's lookup profile holds it to in an
+// internationalised name, whatever the other labels are: "xn--ab-r13a"
+// stands for "a。b", one label holding an ideographic full stop, which
+// reads as two labels ("a.b"); "xn--ab-5da" for "a\u00adb", a soft
+// hyphen that lookup removes; "xn--b-5da" for "Äb", a capital that
+// lookup lowercases. Browsers refuse them, and so did lcsock next to a
+// non-ASCII label ("bü.xn--ab-r13a.example"), but an ASCII name took
+// them, since checkACELabels held the decoded label only to
+// checkHostName, which split "a。b" into two good labels (found in
+// review). Each entry point refuses them alike.
+func TestACELabelsHeldToIDNALookup(t *testing.T) {
+	p := newPeer(t)
+	reg, _ := newReg(t, lcsock.Config{})
+	for _, host := range []string{"xn--ab-r13a.example", "XN--AB-R13A.example", "xn--ab-5da.example", "xn--b-5da.example", "my_host.xn--ab-r13a"} {
+		_, err := lcsock.ParseID("bü." + host + ":80")
+		require.ErrorIs(t, err, lcsock.ErrBadID, "bü."+host)
+		_, err = lcsock.ParseID(host + ":80")
+		require.ErrorIs(t, err, lcsock.ErrBadID, host)
+		_, err = reg.HostNameToAddress(ctxWait(t), host)
+		require.ErrorIs(t, err, lcsock.ErrBadID, host)
+		err = reg.Open(p.id("from"), nil, lcsock.From(host+":0"))
+		require.ErrorIs(t, err, lcsock.ErrLocalAddress, host)
+		err = reg.OpenSecure(p.id("verify"), nil, lcsock.VerifyHost(host))
+		require.ErrorIs(t, err, lcsock.ErrBadID, host)
+	}
+	require.Empty(t, reg.OpenSockets())
+	for _, host := range []string{"xn--bcher-kva.example", "xn--collegi-xma.cat", "xn--b_cher-3ya.example", "xn--ls8h.la", "xn--zz.example"} {
+		_, err := lcsock.ParseID(host + ":80")
+		require.NoError(t, err, host)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -61,12 +62,27 @@ func Verify(on bool) Option {
 // of the socket ID — for tunnels and proxies. An internationalised name
 // is used in its ASCII ("xn--") form, the form certificates carry, as the
 // host of an ID is (see [ID.ASCIIHost]); a name ParseID would refuse as a
-// host is refused by the verb with an error wrapping ErrBadID. For
-// OpenSecure and Secure.
+// host is refused by the verb with an error wrapping ErrBadID, and a name
+// with a ':' must be an IPv6 literal (brackets optional). For OpenSecure
+// and Secure.
 func VerifyHost(name string) Option {
 	return Option{name: "VerifyHost", verbs: verbSecureClient, apply: func(o *options) error {
 		if name == "" {
 			return errors.New("VerifyHost needs a host name")
+		}
+		if strings.Contains(name, ":") {
+			// An IPv6 literal, bracketed or not: toASCIIHost passes any
+			// name with a ':' unchecked, as an ID's host has been
+			// checked by checkIPv6 before it.
+			lit := name
+			if rest, ok := strings.CutPrefix(name, "["); ok {
+				if lit, ok = strings.CutSuffix(rest, "]"); !ok {
+					return fmt.Errorf("%w: VerifyHost %q: missing ']' after IPv6 address", ErrBadID, name)
+				}
+			}
+			if reason := checkIPv6(lit); reason != "" {
+				return fmt.Errorf("%w: VerifyHost %q: %s", ErrBadID, name, reason)
+			}
 		}
 		ascii, err := toASCIIHost(name)
 		if err != nil {

@@ -479,3 +479,30 @@ func TestVerifyHostIDN(t *testing.T) {
 		require.NotContains(t, reg.OpenSockets(), id)
 	}
 }
+
+// VerifyHost holds a name with a ':' to be an IP literal, as ParseID
+// holds an ID's host: toASCIIHost passes any such name unchecked, taking
+// it for an IP literal, so "bü:cher" went out as SNI as written and
+// "a b:c" was taken (found in review). An IPv6 literal, bracketed or
+// not, is still checked against the certificate's IP addresses.
+func TestVerifyHostColon(t *testing.T) {
+	ca := lcsocktest.NewCA(t)
+	cert, key := ca.Issue(t, "::1")
+	reg, rec := newReg(t, lcsock.Config{})
+	reg.SetCertificates([]string{caFile(t, ca)})
+	port, _ := tlsEchoServer(t, reg, cert, key)
+	for i, name := range []string{"::1", "[::1]"} {
+		id := "127.0.0.1:" + itoa(port) + "|" + itoa(i)
+		require.NoError(t, reg.OpenSecure(id, nil, lcsock.WithMessage("ok"), lcsock.VerifyHost(name)))
+		ev, ok := rec.Next(lcsock.EventConnected, id, wait)
+		require.True(t, ok, "%s: %v", name, rec.Events())
+		require.Equal(t, "ok", ev.Name)
+	}
+	for _, name := range []string{"bü:cher", "a≠b:c", "a b:1", "host:443", "[::1", "::1]", "[bü:cher]", "[fe80::1%a b]", "1.2.3.4:5"} {
+		id := "127.0.0.1:" + itoa(port) + "|bad"
+		err := reg.OpenSecure(id, nil, lcsock.VerifyHost(name))
+		require.ErrorIs(t, err, lcsock.ErrBadID, name)
+		require.ErrorContains(t, err, "VerifyHost", name)
+		require.NotContains(t, reg.OpenSockets(), id)
+	}
+}
