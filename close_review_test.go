@@ -134,6 +134,47 @@ func TestCloseFromTLSCallback(t *testing.T) {
 			eventually(t, "the socket to close", func() bool { return len(reg.OpenSockets()) == 0 })
 			require.NoError(t, reg.Close())
 		})
+		t.Run("Adopt/"+name, func(t *testing.T) {
+			// A *tls.Conn adopted before its handshake: the reader's
+			// first Read runs it.
+			reg, _ := newReg(t, lcsock.Config{})
+			p := newPeer(t)
+			id := p.id("adopted")
+			var view *lcsock.Conn
+			cfg, returned := closeInCallback(func() { closer(reg, id, view) })
+			cfg.InsecureSkipVerify = true
+			c, err := net.Dial("tcp", p.ln.Addr().String())
+			require.NoError(t, err)
+			srv := p.accept()
+			_, err = reg.Adopt(id, tls.Client(c, cfg), nil)
+			require.NoError(t, err)
+			view, _ = reg.Conn(id)
+			go tls.Server(srv, &tls.Config{Certificates: []tls.Certificate{pair}}).Handshake()
+			awaitReturn(t, returned, name)
+			eventually(t, "the socket to close", func() bool { return len(reg.OpenSockets()) == 0 })
+			require.NoError(t, reg.Close())
+		})
+		t.Run("AdoptWrite/"+name, func(t *testing.T) {
+			// The same, its reader held back by a full buffer: the
+			// writer's first Write runs the handshake.
+			reg, _ := newReg(t, lcsock.Config{MaxReadBuffer: 4})
+			p := newPeer(t)
+			id := p.id("adopted")
+			var view *lcsock.Conn
+			cfg, returned := closeInCallback(func() { closer(reg, id, view) })
+			cfg.InsecureSkipVerify = true
+			c, err := net.Dial("tcp", p.ln.Addr().String())
+			require.NoError(t, err)
+			srv := p.accept()
+			_, err = reg.Adopt(id, tls.Client(c, cfg), nil, lcsock.Buffered([]byte("full")))
+			require.NoError(t, err)
+			view, _ = reg.Conn(id)
+			go tls.Server(srv, &tls.Config{Certificates: []tls.Certificate{pair}}).Handshake()
+			require.NoError(t, reg.WriteWithMessage(id, []byte("hello"), nil, "sent"))
+			awaitReturn(t, returned, name)
+			eventually(t, "the socket to close", func() bool { return len(reg.OpenSockets()) == 0 })
+			require.NoError(t, reg.Close())
+		})
 		if name == "Conn.Close" {
 			continue // a listener has no Conn
 		}

@@ -78,8 +78,9 @@
 // net.Dialer does, and each
 // [Registry.HostNameToAddressWithMessage] one until its answer. No
 // goroutine outlives [Registry.Close] — except when Close is called from
-// a TLS callback during a handshake: the goroutine running it, and those
-// Close would wait for, exit once the callback has returned.
+// a TLS callback during a handshake (or a TLS 1.2 renegotiation): the
+// goroutine running it, and those Close would wait for, exit once the
+// callback has returned.
 //
 // # Errors
 //

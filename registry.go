@@ -89,8 +89,9 @@ type Registry struct {
 	shutdown bool // Shutdown has begun: no new sockets
 	iface    string
 	certs    []string
-	// handshakes maps the goroutines running a TLS handshake (see
-	// Registry.handshake) to the socket each runs it for.
+	// handshakes maps the goroutines that may run a socket's TLS
+	// callbacks — a handshake, or I/O on a connection that may
+	// renegotiate (see Registry.runTLS) — to that socket.
 	handshakes map[uint64]*socket
 
 	wg        sync.WaitGroup // socket goroutines' work: readers, writers, dials, accept loops
@@ -336,9 +337,11 @@ func (r *Registry) CloseSocket(id string) error {
 // made while another is under way returns when that one does (at once
 // from a handler of the serial dispatcher, which the first call waits
 // for). Called from a TLS callback (tls.Config.VerifyConnection, say)
-// during the handshake of one of the registry's sockets, it cannot wait
-// for the goroutine it runs on: it returns once everything is closed,
-// and the goroutines exit after the callback has returned.
+// during a handshake of one of the registry's sockets — the first, a
+// TLS 1.2 renegotiation its TLSConfig allows, or that of an adopted
+// *tls.Conn — it cannot wait for the goroutine it runs on: it returns
+// once everything is closed, and the goroutines exit after the callback
+// has returned.
 func (r *Registry) Close() error {
 	r.mu.Lock()
 	inHandshake := r.handshaking() != nil
@@ -385,8 +388,8 @@ func (r *Registry) finishClose() {
 	close(r.closeDone)
 }
 
-// handshaking returns the socket whose TLS handshake the calling
-// goroutine runs (see Registry.handshake), or nil. Called with r.mu held.
+// handshaking returns the socket whose TLS callbacks the calling
+// goroutine may run (see Registry.runTLS), or nil. Called with r.mu held.
 func (r *Registry) handshaking() *socket {
 	if len(r.handshakes) == 0 {
 		return nil // no goroutine to look up: the usual case

@@ -136,6 +136,12 @@ type socket struct {
 	aborting    bool // a write deadline was set to abort the head write
 	wroteClosed bool // CloseWrite was queued
 
+	// tlsUserIO: TLS callbacks (user code) may run inside Read or Write
+	// on conn — a client whose TLSConfig allows renegotiation, or an
+	// adopted *tls.Conn, which may also have its handshake still to
+	// run — so the reader and writer list their goroutine (runTLS).
+	tlsUserIO bool
+
 	// TLS upgrade (Secure).
 	secured      bool // TLS is on or on its way: Secure is a no-op
 	holdReads    bool // Secure was called: received bytes wait for the handshake
@@ -277,6 +283,7 @@ func (s *socket) run(ctx context.Context) {
 		s.mu.Unlock()
 		return
 	}
+	s.tlsUserIO = s.tlsCfg != nil && renegotiates(s.tlsCfg)
 	s.connected(conn)
 	s.mu.Unlock()
 	s.readLoop()
@@ -430,6 +437,12 @@ func (s *socket) connected(conn net.Conn) {
 // readLoop moves bytes from the connection into the socket's buffer and
 // serves pending reads. It exits when the connection ends.
 func (s *socket) readLoop() {
+	var leaveTLS func() // see tlsUserIO
+	defer func() {
+		if leaveTLS != nil {
+			leaveTLS()
+		}
+	}()
 	for {
 		s.mu.Lock()
 		for (s.state == stateOpen || s.state == stateClosing && s.holdReads) && !s.eof && !s.upgrading && s.bufferFull() {
@@ -462,7 +475,11 @@ func (s *socket) readLoop() {
 			b, n, err = s.rawRead(rio, space)
 		} else {
 			b = s.readSpace()
+			enterTLS := s.tlsUserIO && leaveTLS == nil
 			s.mu.Unlock()
+			if enterTLS {
+				leaveTLS = s.reg.runTLS(s)
+			}
 			n, err = conn.Read(b)
 		}
 		raw := n
@@ -851,6 +868,12 @@ func (s *socket) startWriter() {
 
 // writeLoop sends the queued writes in order, then exits.
 func (s *socket) writeLoop() {
+	var leaveTLS func() // see tlsUserIO
+	defer func() {
+		if leaveTLS != nil {
+			leaveTLS()
+		}
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
@@ -885,7 +908,11 @@ func (s *socket) writeLoop() {
 		conn, rio := s.conn, s.raw
 		var err error
 		var n int
+		enterTLS := s.tlsUserIO && leaveTLS == nil
 		s.mu.Unlock()
+		if enterTLS {
+			leaveTLS = s.reg.runTLS(s)
+		}
 		switch {
 		case w.closeWrite:
 			if cw, ok := conn.(interface{ CloseWrite() error }); ok {

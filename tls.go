@@ -362,19 +362,9 @@ func pemOrFile(s, what string) ([]byte, error) {
 // handshake runs a TLS handshake on conn for s (for a listener: of a
 // connection it accepted), bounded by ctx and d (0 = no bound), and
 // classifies a failure. Meanwhile the calling goroutine is listed as
-// running s's handshake: the TLS callbacks are user code, which may call
-// Close or Shutdown, and those must not wait for this goroutine (see
-// handshaking).
+// running s's TLS callbacks (see runTLS).
 func (r *Registry) handshake(ctx context.Context, s *socket, conn *tls.Conn, d time.Duration) error {
-	me := goid()
-	r.mu.Lock()
-	r.handshakes[me] = s
-	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		delete(r.handshakes, me)
-		r.mu.Unlock()
-	}()
+	defer r.runTLS(s)()
 	if d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)
@@ -384,6 +374,36 @@ func (r *Registry) handshake(ctx context.Context, s *socket, conn *tls.Conn, d t
 		return &causeError{ErrHandshake, err}
 	}
 	return nil
+}
+
+// runTLS lists the calling goroutine as one that may run s's TLS
+// callbacks — in a handshake, or in the reads and writes of a connection
+// that may renegotiate or whose handshake is still to run (see
+// socket.tlsUserIO) — until the returned function is called. The
+// callbacks are user code, which may call Close or Shutdown, and those
+// must not wait for this goroutine (see handshaking).
+func (r *Registry) runTLS(s *socket) (leave func()) {
+	me := goid()
+	r.mu.Lock()
+	prev, had := r.handshakes[me]
+	r.handshakes[me] = s
+	r.mu.Unlock()
+	return func() {
+		r.mu.Lock()
+		if had {
+			r.handshakes[me] = prev
+		} else {
+			delete(r.handshakes, me)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// renegotiates reports whether a client configuration lets the server
+// start a new handshake (TLS 1.2 renegotiation), which Go runs, with its
+// callbacks, inside a Read.
+func renegotiates(cfg *tls.Config) bool {
+	return cfg.Renegotiation != tls.RenegotiateNever
 }
 
 // TLSState returns the negotiated TLS version, cipher suite, ALPN
@@ -521,6 +541,7 @@ func (s *socket) doUpgrade(u *upgrade) error {
 		// flushed, and over TLS — never in the clear.
 		s.conn = tc
 		s.raw = nil // TLS may hold decrypted input: the reader must call Read
+		s.tlsUserIO = !u.server && renegotiates(u.cfg)
 	}
 	s.upgrading = false
 	s.holdReads = false
