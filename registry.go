@@ -70,7 +70,12 @@ type Config struct {
 	// Resolver resolves host names for Open. Nil means net.DefaultResolver.
 	Resolver *net.Resolver
 	// Logger receives debug records for state changes and error records
-	// for handler panics. Nil means no logging.
+	// for handler panics. Nil means no logging. Its handler is called on
+	// lcsock's goroutines — and on those of callers such as Close, which
+	// logs the sockets it closes — most of the time with a socket's lock
+	// held: it must not call the registry's methods (Close, Shutdown,
+	// CloseSocket, ...), which may wait for that lock or for the call
+	// under way, forever.
 	Logger *slog.Logger
 }
 
