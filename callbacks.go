@@ -415,8 +415,8 @@ func (d *dispatcher) drain(ctx context.Context) {
 
 // close stops delivery; events still queued are dropped. In serial mode
 // it waits for the loop to exit — after the handler it is running, if
-// any — unless it is called from that handler.
-func (d *dispatcher) close() {
+// any — when wait is set, unless it is called from that handler.
+func (d *dispatcher) close(wait bool) {
 	d.mu.Lock()
 	if d.closed.Load() {
 		d.mu.Unlock()
@@ -428,7 +428,7 @@ func (d *dispatcher) close() {
 	d.queued.Store(0)
 	close(d.wake) // ends the serial loop and wakes a goroutine blocked in Dispatch
 	d.mu.Unlock()
-	if d.mode == DispatchSerial && goid() != d.loopID.Load() {
+	if wait && d.mode == DispatchSerial && goid() != d.loopID.Load() {
 		<-d.done
 	}
 }

@@ -344,9 +344,10 @@ func (r *Registry) CloseSocket(id string) error {
 // for). Called from a TLS callback (tls.Config.VerifyConnection, say)
 // during a handshake of one of the registry's sockets — the first, a
 // TLS 1.2 renegotiation its TLSConfig allows, or that of an adopted
-// *tls.Conn — it cannot wait for the goroutine it runs on: it returns
-// once everything is closed, and the goroutines exit after the callback
-// has returned.
+// *tls.Conn — it cannot wait for the goroutine it runs on, nor for the
+// handler being run, which may wait for that goroutine (a blocking Write
+// it sends, TLSState): it returns once everything is closed, and the
+// goroutines exit after the callback has returned.
 func (r *Registry) Close() error {
 	r.mu.Lock()
 	inHandshake := r.handshaking() != nil
@@ -373,11 +374,18 @@ func (r *Registry) Close() error {
 		s.abort()
 	}
 	r.cancel()
-	r.disp.close()
+	// From a TLS callback, not even for the handler being run: it may
+	// wait for this goroutine — a blocking Write the goroutine sends
+	// (the writer running an adopted *tls.Conn's handshake), or one, or
+	// TLSState, held by the handshake lock it holds (a renegotiation).
+	r.disp.close(!inHandshake)
 	if inHandshake {
 		// This goroutine is socket work counted in r.wg: the rest
 		// waits until it has left the handshake.
-		go r.finishClose()
+		go func() {
+			<-r.disp.done
+			r.finishClose()
+		}()
 		return nil
 	}
 	r.finishClose()
@@ -452,7 +460,9 @@ func (r *Registry) worker(fn func()) {
 // those events itself, on the calling goroutine, as Dispatch does. It
 // returns ctx's error if ctx ended first. Called from a TLS callback
 // during a socket's handshake, it does not wait for that socket, whose
-// flush cannot go on before the callback returns: Close ends it.
+// flush cannot go on before the callback returns, nor for the events of
+// the flush to be delivered (as Close, it cannot wait for handlers):
+// Close ends it, and drops them.
 func (r *Registry) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	if r.closed {
@@ -484,11 +494,12 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 			break
 		}
 	}
-	if err == nil {
+	if err == nil && mine == nil {
 		// Let the write events of the flushed sockets reach their
 		// handlers — unless a Close elsewhere drops them: its cancel
 		// ends the wait, which a handler's Close may otherwise wait
-		// for, when this goroutine runs a TLS callback.
+		// for. Not from a TLS callback: the handler being run may
+		// wait for this goroutine (see Close).
 		dctx, cancel := r.bound(ctx)
 		r.disp.drain(dctx)
 		cancel()

@@ -175,16 +175,17 @@ func TestShutdownFromTLSCallbackWhileAHandlerCloses(t *testing.T) {
 	defer c.Close()
 	go tls.Server(c, &tls.Config{Certificates: []tls.Certificate{testServerCert(t)}}).Handshake()
 
-	// Shutdown has closed the socket and queued its drain marker behind
-	// the handler.
+	// Shutdown has begun. (From a TLS callback it no longer waits for
+	// the dispatcher to deliver the flush's events: the handler being
+	// run may wait for the callback's goroutine.)
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
 		reg.mu.Lock()
 		started := reg.shutdown
 		reg.mu.Unlock()
-		if started && reg.disp.queued.Load() > 0 {
+		if started {
 			break
 		}
-		require.True(t, time.Now().Before(deadline), "Shutdown never drained")
+		require.True(t, time.Now().Before(deadline), "Shutdown never began")
 	}
 	close(release)
 	select {
