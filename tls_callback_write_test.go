@@ -51,16 +51,7 @@ func TestCloseFromWriterTLSCallbackWithBlockingWrite(t *testing.T) {
 			_, err = reg.Adopt(id, tls.Client(c, cfg), nil, lcsock.Buffered([]byte("full")), lcsock.WithMessage("connected"))
 			require.NoError(t, err)
 			awaitReturn(t, returned, name)
-			select {
-			case err := <-wrote:
-				// Sent if the handshake finished before the
-				// connection closed, else ended by the close.
-				if err != nil {
-					require.ErrorIs(t, err, lcsock.ErrClosed)
-				}
-			case <-time.After(wait):
-				t.Fatal("the blocking Write never returned")
-			}
+			awaitBlockingWrite(t, wrote)
 			require.NoError(t, reg.Close())
 		})
 	}
@@ -121,14 +112,7 @@ func TestCloseFromRenegotiationCallbackWithBlockingWrite(t *testing.T) {
 			require.NoError(t, reg.OpenSecure(id, nil, lcsock.Verify(false), lcsock.TLSConfig(cfg), lcsock.WithMessage("ok")))
 			renegotiate()
 			awaitReturn(t, returned, name)
-			select {
-			case err := <-wrote:
-				if err != nil {
-					require.ErrorIs(t, err, lcsock.ErrClosed)
-				}
-			case <-time.After(wait):
-				t.Fatal("the blocking Write never returned")
-			}
+			awaitBlockingWrite(t, wrote)
 			require.NoError(t, reg.Close())
 		})
 	}
@@ -146,4 +130,19 @@ func writerHeldByHandshake() bool {
 		}
 	}
 	return false
+}
+
+// awaitBlockingWrite waits for the result of a handler's blocking Write
+// held up by a TLS handshake that a Close ended: sent if the handshake
+// finished before the connection closed, else ended by the close.
+func awaitBlockingWrite(t *testing.T, wrote <-chan error) {
+	t.Helper()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			require.ErrorIs(t, err, lcsock.ErrClosed)
+		}
+	case <-time.After(wait):
+		t.Fatal("the blocking Write never returned")
+	}
 }
