@@ -171,7 +171,7 @@ func (s *socket) dialDatagram(ctx context.Context) (*net.UDPConn, error) {
 		return nil, &OpError{Op: "open", Socket: s.id, Err: err}
 	}
 	if bind {
-		d.LocalAddr = &net.UDPAddr{IP: ip, Port: port}
+		d.LocalAddr = &net.UDPAddr{IP: ip.IP, Zone: ip.Zone, Port: port}
 	}
 	d.Control = func(network, address string, c rawConn) error {
 		return setDatagramOptions(c, s.opts.from, s.opts.broadcast)

@@ -64,7 +64,8 @@ func WithMessage(name string) Option {
 
 // From is LiveCode's "open socket from local": local is "[host][:port]"
 // — an empty host means any address, an empty port any port; IPv6 hosts
-// go in brackets. Address reuse is set, so two client sockets may share a
+// go in brackets, a link-local one with its zone ("[fe80::1%eth0]:0"),
+// which names the interface to bind on. Address reuse is set, so two client sockets may share a
 // local port. Without From, the registry's default interface (if set) is
 // the local host. A host name with addresses of both families binds the
 // one of the target's family (of the target name's first address), and

@@ -402,3 +402,25 @@ func TestBufferFullWithoutReads(t *testing.T) {
 		})
 	}
 }
+
+// resolveLocal keeps an IPv6 literal's zone: a link-local From address
+// or default interface binds on the interface it names (found in
+// session 8: net.ParseIP refused "fe80::1%eth0" and the lookup that
+// followed dropped the zone, so the bind failed with EINVAL).
+func TestResolveLocalKeepsZone(t *testing.T) {
+	for _, tc := range []struct {
+		host string
+		want net.IPAddr
+	}{
+		{"", net.IPAddr{}},
+		{"127.0.0.1", net.IPAddr{IP: net.IPv4(127, 0, 0, 1).To4()}},
+		{"::1", net.IPAddr{IP: net.IPv6loopback}},
+		{"fe80::1%eth0", net.IPAddr{IP: net.ParseIP("fe80::1"), Zone: "eth0"}},
+		{"fe80::1%2", net.IPAddr{IP: net.ParseIP("fe80::1"), Zone: "2"}},
+	} {
+		got, err := resolveLocal(context.Background(), net.DefaultResolver, tc.host, func() bool { return true })
+		require.NoError(t, err, tc.host)
+		require.True(t, got.IP.Equal(tc.want.IP), "%s: %v", tc.host, got.IP)
+		require.Equal(t, tc.want.Zone, got.Zone, tc.host)
+	}
+}

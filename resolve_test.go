@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"io"
 	"net"
+	"net/netip"
 	"net/textproto"
 	"os"
 	"strconv"
@@ -1145,4 +1146,66 @@ func TestACELabelsHeldToIDNALookup(t *testing.T) {
 		_, err := lcsock.ParseID(host + ":80")
 		require.NoError(t, err, host)
 	}
+}
+
+// linkLocal returns an IPv6 link-local address of this host with its
+// zone, or skips the test when there is none.
+func linkLocal(t *testing.T) netip.Addr {
+	ifs, err := net.Interfaces()
+	require.NoError(t, err)
+	for _, ifc := range ifs {
+		if ifc.Flags&net.FlagUp == 0 {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if pfx, err := netip.ParsePrefix(a.String()); err == nil && pfx.Addr().Is6() && pfx.Addr().IsLinkLocalUnicast() {
+				a := pfx.Addr().WithZone(ifc.Name)
+				// A tentative address (duplicate detection) cannot be bound yet.
+				if ln, err := net.Listen("tcp", netip.AddrPortFrom(a, 0).String()); err == nil {
+					ln.Close()
+					return a
+				}
+			}
+		}
+	}
+	t.Skip("this host has no IPv6 link-local address that can be bound")
+	return netip.Addr{}
+}
+
+// From and the default interface bind a link-local address on the
+// interface its zone names (found in session 8: the zone was dropped and
+// the bind failed with "invalid argument").
+func TestFromLinkLocalKeepsZone(t *testing.T) {
+	a := linkLocal(t)
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(a, 0).String())
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	target := "[" + a.String() + "]:" + itoa(ln.Addr().(*net.TCPAddr).Port)
+	local := "[" + a.String() + "]:0"
+
+	reg, rec := newReg(t, lcsock.Config{})
+	id := target + "|from"
+	require.NoError(t, reg.Open(id, nil, lcsock.From(local), lcsock.WithMessage("up")))
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	host, err := reg.HostAddress(id)
+	require.NoError(t, err)
+	require.Equal(t, a.WithZone("").String(), strings.Split(host, "%")[0])
+
+	require.NoError(t, reg.SetDefaultInterface(a.String()))
+	id = target + "|iface"
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("up")))
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
 }

@@ -295,7 +295,7 @@ func (s *socket) dial(ctx context.Context) (net.Conn, error) {
 	bind := func(ctx context.Context) error { // within ConnectTimeout
 		ip, port, bind, err := s.localAddr(ctx)
 		if bind {
-			d.LocalAddr = &net.TCPAddr{IP: ip, Port: port}
+			d.LocalAddr = &net.TCPAddr{IP: ip.IP, Zone: ip.Zone, Port: port}
 			if s.opts.from {
 				d.Control = reuseControl
 			}
@@ -315,17 +315,17 @@ func (s *socket) dial(ctx context.Context) (net.Conn, error) {
 // localAddr returns the local address to bind for the open: From's, or
 // the default interface; bind is false when neither is set. The error is
 // not wrapped in an OpError.
-func (s *socket) localAddr(ctx context.Context) (ip net.IP, port int, bind bool, err error) {
+func (s *socket) localAddr(ctx context.Context) (ip net.IPAddr, port int, bind bool, err error) {
 	host, port := s.opts.fromHost, s.opts.fromPort
 	if !s.opts.from {
 		host = s.iface // as it was when the open was called
 	}
 	if host == "" && port == 0 {
-		return nil, 0, false, nil
+		return net.IPAddr{}, 0, false, nil
 	}
 	ip, err = resolveLocal(ctx, s.reg.cfg.Resolver, host, func() bool { return s.targetIs4(ctx) })
 	if err != nil {
-		return nil, 0, false, err
+		return net.IPAddr{}, 0, false, err
 	}
 	return ip, port, true, nil
 }
@@ -352,31 +352,34 @@ func (s *socket) targetIs4(ctx context.Context) bool {
 	return err != nil || addrs[0].Is4()
 }
 
-// resolveLocal turns a From or default-interface host into an IP. Of a
-// name's addresses of both families it takes the first of the target's
-// family (want4), else the first.
-func resolveLocal(ctx context.Context, res *net.Resolver, host string, want4 func() bool) (net.IP, error) {
+// resolveLocal turns a From or default-interface host into an IP, with
+// its zone when it has one (a link-local "fe80::1%eth0" binds on that
+// interface). Of a name's addresses of both families it takes the first
+// of the target's family (want4), else the first. An empty host gives
+// the zero IPAddr (any address).
+func resolveLocal(ctx context.Context, res *net.Resolver, host string, want4 func() bool) (net.IPAddr, error) {
 	if host == "" {
-		return nil, nil
+		return net.IPAddr{}, nil
 	}
-	if ip := net.ParseIP(host); ip != nil {
-		return ip, nil
+	if a, err := netip.ParseAddr(host); err == nil {
+		return net.IPAddr{IP: a.AsSlice(), Zone: a.Zone()}, nil
 	}
 	ascii, err := toASCIIHost(host) // checked by From: an internationalised name converts
 	if err != nil {
-		return nil, errors.Join(ErrLocalResolve, err)
+		return net.IPAddr{}, errors.Join(ErrLocalResolve, err)
 	}
-	ips, err := res.LookupIP(ctx, "ip", ascii)
+	ips, err := res.LookupIPAddr(ctx, ascii)
 	if err != nil || len(ips) == 0 {
-		return nil, errors.Join(ErrLocalResolve, err)
+		return net.IPAddr{}, errors.Join(ErrLocalResolve, err)
 	}
-	if !slices.ContainsFunc(ips, func(ip net.IP) bool { return (ip.To4() != nil) != (ips[0].To4() != nil) }) {
+	is4 := func(a net.IPAddr) bool { return a.IP.To4() != nil }
+	if !slices.ContainsFunc(ips, func(a net.IPAddr) bool { return is4(a) != is4(ips[0]) }) {
 		return ips[0], nil // one family
 	}
 	v4 := want4()
-	for _, ip := range ips {
-		if (ip.To4() != nil) == v4 {
-			return ip, nil
+	for _, a := range ips {
+		if is4(a) == v4 {
+			return a, nil
 		}
 	}
 	return ips[0], nil
