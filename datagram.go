@@ -51,7 +51,7 @@ type dgram struct {
 	listen   bool           // a listener
 	h        Handler        // where datagram events go
 	msg      string         // their message; "" queues datagrams for Read
-	queue    []datagram     // received, waiting for a Read
+	queue    []datagram     // received, waiting for a Read (kept after a failure until read)
 	waiters  []chan datagram
 	peers    map[netip.AddrPort]*socket // listener: pseudo-sockets by sender
 	dropped  uint64
@@ -71,9 +71,14 @@ type dgram struct {
 // named by the message, Params (sender ID, data, socket ID); without it,
 // datagrams wait for Read or ReadWithMessage (which also sets where later
 // datagrams go). An ICMP error reported for the connected peer (port
-// unreachable) ends the socket with one socketError; on Windows, where
-// Go's net package turns such reports off for UDP sockets
-// (SIO_UDP_CONNRESET), none arrives. Options: From
+// unreachable) fails the socket as a read error fails a TCP socket: no
+// datagram is received after it and writes fail with ErrClosed, but the
+// datagrams already queued for Read stay readable, in order, by Read or
+// ReadWithMessage; once they have been read (at once if none are
+// queued) the socket ends with one socketError carrying the error. Until
+// then it stays in OpenSockets, and CloseSocket drops them with no event.
+// On Windows, where Go's net package turns such reports off for UDP
+// sockets (SIO_UDP_CONNRESET), none arrives. Options: From
 // (source address), WithMessage, Broadcast. TLS options give ErrDatagramTLS.
 //
 // A write over 65507 bytes to an IPv4 peer, or 65527 to an IPv6 one, is
@@ -198,7 +203,10 @@ func (s *socket) receive(uc *net.UDPConn) {
 		if err != nil {
 			s.mu.Lock()
 			if s.state == stateOpen && !errors.Is(err, net.ErrClosed) {
-				s.fail(&OpError{Op: "read", Socket: s.id, Err: err}) // e.g. ICMP port unreachable
+				// E.g. ICMP port unreachable. The datagrams queued for
+				// Read stay readable; the socketError comes when they
+				// have been read (see fail and dgMaybeFinish).
+				s.fail(&OpError{Op: "read", Socket: s.id, Err: err})
 			}
 			s.mu.Unlock()
 			return
@@ -393,6 +401,11 @@ func (s *socket) dgWrite(data []byte, h Handler, name string, copyData bool) err
 		s.dg.wMsgs = append(s.dg.wMsgs, w)
 		return nil
 	case stateOpen:
+		if s.rerr != nil {
+			// Failed, its queued datagrams still to be read: as a TCP
+			// socket that failed with bytes buffered.
+			return &OpError{Op: "write", Socket: s.id, Err: ErrClosed}
+		}
 	default:
 		return &OpError{Op: "write", Socket: s.id, Err: ErrSocketNotOpen}
 	}
@@ -467,6 +480,7 @@ func (s *socket) dgRead(ctx context.Context, iv time.Duration) ([]byte, error) {
 	if len(s.dg.queue) > 0 {
 		d := s.dg.queue[0]
 		s.dg.queue = s.dg.queue[1:]
+		s.dgMaybeFinish()
 		s.mu.Unlock()
 		return d.data, nil
 	}
@@ -521,7 +535,25 @@ func (s *socket) dgReadWithMessage(h Handler, name string) error {
 	for _, d := range queued {
 		s.deliver(s, d)
 	}
+	s.dgMaybeFinish() // after a failure: the socketError follows their events
 	return nil
+}
+
+// dgQueued reports whether datagrams wait in the queue of a datagram
+// socket, which a failure leaves for the reads to come (see fail).
+// Called with s.mu held.
+func (s *socket) dgQueued() bool {
+	return s.dg != nil && len(s.dg.queue) > 0
+}
+
+// dgMaybeFinish ends a datagram socket that failed once its queue is
+// drained: its socketError comes then, as a TCP socket's comes when the
+// bytes buffered before its failure have been read (maybeFinish).
+// Called with s.mu held.
+func (s *socket) dgMaybeFinish() {
+	if s.eof && s.state == stateOpen && !s.dgQueued() {
+		s.finish()
+	}
 }
 
 // closeDatagram closes a datagram socket, listener or pseudo-socket.

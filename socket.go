@@ -1195,8 +1195,9 @@ func (s *socket) failWaiters(err error) {
 }
 
 // fail ends the socket with err: one socketError to the owner after the
-// data already buffered has been given to the pending reads. Called with
-// s.mu held.
+// data already buffered (bytes, or a datagram socket's queued datagrams)
+// has been given to the pending reads and to the reads to come. Called
+// with s.mu held.
 func (s *socket) fail(err error) {
 	if s.state == stateDone {
 		return
@@ -1212,12 +1213,15 @@ func (s *socket) fail(err error) {
 	s.closeConn()
 	s.space.Broadcast()
 	s.serveReads()
-	if s.state == stateConnecting || (len(s.reads) == 0 && len(s.unread()) == 0) {
+	if s.state == stateConnecting || (len(s.reads) == 0 && len(s.unread()) == 0 && !s.dgQueued()) {
 		s.finish()
 		return
 	}
 	// Buffered data remains for reads; drop what can no longer be sent.
 	s.failWaiters(err)
+	if s.dg != nil {
+		s.failPendingDatagrams(err)
+	}
 }
 
 // closeLocal is CloseSocket after the ID left the table. It reports
