@@ -704,3 +704,45 @@ func TestDatagramWriteBehindOversizeGetsSocketFailure(t *testing.T) {
 	require.ErrorIs(t, err, lcsock.ErrSocketNotOpen)
 	require.NotErrorIs(t, err, lcsock.ErrDatagramTooLarge)
 }
+
+// PeerAddress and HostAddress work on datagram sockets as on TCP ones,
+// as LiveCode's (getpeername/getsockname) do: an opened socket's peer
+// and local address, a datagram listener's local address (no peer), and
+// a listener's socket for one sender: that sender, and the listener's
+// address (found in session 8: all were "").
+func TestDatagramAddresses(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	srv := udpPeer(t, "udp4", "127.0.0.1:0")
+	id := srv.LocalAddr().String()
+	require.NoError(t, reg.OpenDatagram(id, nil, lcsock.WithMessage("dg")))
+	_, err := reg.Write(ctxWait(t), id, []byte("x")) // returns once the socket is up
+	require.NoError(t, err)
+	for _, f := range []func(string) (string, error){reg.PeerAddress, reg.HostAddress} {
+		a, err := f(id)
+		require.NoError(t, err)
+		require.Equal(t, "127.0.0.1", a)
+	}
+
+	port, err := reg.AcceptDatagram(0, nil, "in")
+	require.NoError(t, err)
+	lid := strconv.Itoa(port)
+	a, err := reg.HostAddress(lid)
+	require.NoError(t, err)
+	require.Contains(t, []string{"::", "0.0.0.0"}, a) // any address, dual-stack or not
+	a, err = reg.PeerAddress(lid)
+	require.NoError(t, err)
+	require.Empty(t, a)
+
+	c := udpPeer(t, "udp6", "[::1]:0")
+	if _, err := c.WriteTo([]byte("hi"), &net.UDPAddr{IP: net.IPv6loopback, Port: port}); err != nil {
+		t.Skip("no IPv6 loopback here:", err)
+	}
+	ev := rec.WaitFor(t, lcsock.EventDatagram, "", wait)
+	sender := ev.Params()[0]
+	a, err = reg.PeerAddress(sender)
+	require.NoError(t, err)
+	require.Equal(t, "::1", a)
+	a, err = reg.HostAddress(sender)
+	require.NoError(t, err)
+	require.Equal(t, "::", a) // the listener's: it took an IPv6 datagram
+}

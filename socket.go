@@ -1728,15 +1728,19 @@ func (r *Registry) lookupConn(op, id string) (*socket, error) {
 }
 
 // PeerAddress is LiveCode's peerAddress: the remote IP address of the
-// socket, without the port; "" while it is still connecting. An unknown
-// ID gives an error whose text is LiveCode's "not an open socket".
+// socket, without the port; "" while it is still connecting, and for a
+// listener. For a datagram socket it is the peer's (a datagram
+// listener's socket for one sender: that sender's). An unknown ID gives
+// an error whose text is LiveCode's "not an open socket".
 func (r *Registry) PeerAddress(id string) (string, error) {
 	return r.address(id, false)
 }
 
 // HostAddress is LiveCode's hostAddress: the local IP address of the
-// socket, without the port; "" while it is still connecting. An unknown
-// ID gives an error whose text is LiveCode's "not an open socket".
+// socket, without the port; "" while it is still connecting. Datagram
+// sockets have one too (a datagram listener's socket for one sender:
+// the listener's). An unknown ID gives an error whose text is
+// LiveCode's "not an open socket".
 func (r *Registry) HostAddress(id string) (string, error) {
 	return r.address(id, true)
 }
@@ -1751,16 +1755,29 @@ func (r *Registry) address(id string, local bool) (string, error) {
 	switch {
 	case s.listener != nil && local:
 		addr = s.listener.ln.Addr()
+	case s.dg != nil && s.dg.lsock != nil && !local:
+		// A datagram listener's socket for one sender: that sender.
+		addr = net.UDPAddrFromAddrPort(s.dg.peer)
+	case s.dg != nil && s.dg.uc != nil && local:
+		addr = s.dg.uc.LocalAddr() // its own, or its listener's
 	case s.conn != nil && local:
 		addr = s.conn.LocalAddr()
 	case s.conn != nil:
 		addr = s.conn.RemoteAddr()
 	}
 	s.mu.Unlock()
-	if ta, ok := addr.(*net.TCPAddr); ok {
-		return ta.AddrPort().Addr().Unmap().WithZone(ta.Zone).String(), nil
+	var ap netip.AddrPort
+	var zone string
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		ap, zone = a.AddrPort(), a.Zone
+	case *net.UDPAddr:
+		ap, zone = a.AddrPort(), a.Zone
 	}
-	return "", nil
+	if !ap.Addr().IsValid() { // none, or an unconnected datagram listener's peer
+		return "", nil
+	}
+	return ap.Addr().Unmap().WithZone(zone).String(), nil
 }
 
 // Stats are a socket's counters, a snapshot taken by [Registry.Stats].
