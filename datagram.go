@@ -221,9 +221,9 @@ func (s *socket) receive(uc *net.UDPConn) {
 		}
 		s.bytesIn += uint64(n)
 		if !s.dg.listen {
-			s.deliver(s, d)
+			s.deliver(s, d, false)
 		} else if p := s.pseudoSocket(from); p != nil {
-			p.deliver(s, d)
+			p.deliver(s, d, false)
 			p.mu.Unlock()
 		} else {
 			// No socket can be made for the sender: the registry is
@@ -236,9 +236,10 @@ func (s *socket) receive(uc *net.UDPConn) {
 }
 
 // deliver hands a datagram received by recv (s itself, or s's listener)
-// to a waiting Read, to the message handler, or to the queue. Called with
-// recv.mu and s.mu held; s may be recv.
-func (s *socket) deliver(recv *socket, d datagram) {
+// to a waiting Read, to the message handler, or to the queue; queued
+// says it comes from s's queue (ReadWithMessage), which admitted it
+// already. Called with recv.mu and s.mu held; s may be recv.
+func (s *socket) deliver(recv *socket, d datagram, queued bool) {
 	dg := s.dg
 	if len(dg.waiters) > 0 {
 		w := dg.waiters[0]
@@ -254,8 +255,12 @@ func (s *socket) deliver(recv *socket, d datagram) {
 	limit := int32(min(s.reg.cfg.MaxDatagramQueue, math.MaxInt32))
 	switch {
 	case msg != "" && h != nil:
-		if counter.dg.undelivered.Load() >= limit {
-			counter.dg.dropped++ // the receiving socket's queue of events is full
+		if !queued && counter.dg.undelivered.Load() >= limit {
+			// The receiving socket's queue of events is full. A datagram
+			// the socket's queue took already is not dropped now: with
+			// the events still undelivered from an earlier message, at
+			// most twice the limit waits.
+			counter.dg.dropped++
 			return
 		}
 		counter.dg.undelivered.Add(1)
@@ -533,7 +538,7 @@ func (s *socket) dgReadWithMessage(h Handler, name string) error {
 	queued := s.dg.queue
 	s.dg.queue = nil
 	for _, d := range queued {
-		s.deliver(s, d)
+		s.deliver(s, d, true)
 	}
 	s.dgMaybeFinish() // after a failure: the socketError follows their events
 	return nil

@@ -51,7 +51,7 @@ func TestPseudoSocketClosedWhileDelivering(t *testing.T) {
 	l.mu.Lock() // receive holds it until the datagram is delivered
 	p := l.pseudoSocket(from)
 	go func() { closed <- reg.CloseSocket(sender) }() // waits for p
-	p.deliver(l, datagram{from: from, data: []byte("second")})
+	p.deliver(l, datagram{from: from, data: []byte("second")}, false)
 	p.mu.Unlock()
 	l.mu.Unlock()
 	require.NoError(t, <-closed)

@@ -746,3 +746,42 @@ func TestDatagramAddresses(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "::", a) // the listener's: it took an IPv6 datagram
 }
+
+// Datagrams queued for Read become events when ReadWithMessage sets a
+// message, all of them, even while events of an earlier message are
+// still undelivered up to MaxDatagramQueue: the queue admitted them
+// already (found in review: they were dropped, counted in Dropped).
+func TestDatagramQueueToEventsKeepsAll(t *testing.T) {
+	srv := udpPeer(t, "udp4", "127.0.0.1:0")
+	reg, rec := newReg(t, lcsock.Config{Dispatch: lcsock.DispatchPumped, MaxDatagramQueue: 2})
+	id := srv.LocalAddr().String()
+	require.NoError(t, reg.OpenDatagram(id, nil, lcsock.WithMessage("dg")))
+	_, err := reg.Write(ctxWait(t), id, []byte("hello"))
+	require.NoError(t, err)
+	_, from := readDatagram(t, srv)
+	sendAndCount := func(data string, bytesIn uint64) {
+		t.Helper()
+		srv.WriteTo([]byte(data), from)
+		require.Eventually(t, func() bool {
+			st, err := reg.Stats(id)
+			return err == nil && st.BytesIn == bytesIn
+		}, wait, time.Millisecond)
+	}
+	sendAndCount("a", 1)
+	sendAndCount("b", 2) // two events undelivered: the limit
+	require.NoError(t, reg.ReadWithMessage(id, lcsock.Available(), nil, ""))
+	sendAndCount("c", 3)
+	sendAndCount("d", 4) // two datagrams queued: the limit
+	require.NoError(t, reg.ReadWithMessage(id, lcsock.Available(), nil, "dg"))
+	reg.DispatchPending()
+	var got []string
+	for _, ev := range rec.Events() {
+		if ev.Kind == lcsock.EventDatagram {
+			got = append(got, string(ev.Data))
+		}
+	}
+	require.Equal(t, []string{"a", "b", "c", "d"}, got)
+	st, err := reg.Stats(id)
+	require.NoError(t, err)
+	require.Zero(t, st.Dropped)
+}
