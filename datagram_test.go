@@ -785,3 +785,38 @@ func TestDatagramQueueToEventsKeepsAll(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, st.Dropped)
 }
+
+// Stats of a datagram socket count the datagrams queued for Read in
+// Buffered and the blocking Reads waiting for one in PendingReads (found
+// in review: both were 0).
+func TestDatagramStatsCountQueueAndReads(t *testing.T) {
+	srv := udpPeer(t, "udp4", "127.0.0.1:0")
+	reg, _ := newReg(t, lcsock.Config{})
+	id := srv.LocalAddr().String()
+	require.NoError(t, reg.OpenDatagram(id, nil))
+	_, err := reg.Write(ctxWait(t), id, []byte("hello"))
+	require.NoError(t, err)
+	_, from := readDatagram(t, srv)
+	srv.WriteTo([]byte("abc"), from)
+	srv.WriteTo([]byte("de"), from)
+	require.Eventually(t, func() bool {
+		st, err := reg.Stats(id)
+		return err == nil && st.Buffered == 5
+	}, wait, time.Millisecond)
+	for _, want := range []string{"abc", "de"} {
+		got, err := reg.Read(ctxWait(t), id, lcsock.Available())
+		require.NoError(t, err)
+		require.Equal(t, want, string(got))
+	}
+	got := make(chan string, 1)
+	go func() {
+		b, _ := reg.Read(ctxWait(t), id, lcsock.Available())
+		got <- string(b)
+	}()
+	require.Eventually(t, func() bool {
+		st, err := reg.Stats(id)
+		return err == nil && st.PendingReads == 1 && st.Buffered == 0
+	}, wait, time.Millisecond)
+	srv.WriteTo([]byte("f"), from)
+	require.Equal(t, "f", <-got)
+}

@@ -1785,9 +1785,9 @@ type Stats struct {
 	State        string    // "connecting", "open", "closing" or "closed"
 	BytesIn      uint64    // bytes read from the connection
 	BytesOut     uint64    // bytes handed to the kernel
-	Buffered     int       // unread bytes held
+	Buffered     int       // unread bytes held (a datagram socket: the bytes of the datagrams queued for Read)
 	QueuedWrites int       // writes waiting to be sent
-	PendingReads int       // reads waiting to complete
+	PendingReads int       // reads waiting to complete (a datagram socket: blocking Reads waiting for a datagram)
 	Dropped      uint64    // datagrams dropped because the queue was full (Config.MaxDatagramQueue), or, on a listener, because no socket could be made for a new sender during Shutdown
 	OpenedAt     time.Time // when Open (or accept) made the socket
 	ConnectedAt  time.Time // when the connection came up; zero before
@@ -1803,19 +1803,23 @@ func (r *Registry) Stats(id string) (Stats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var dropped uint64
-	queued := len(s.writes)
+	queued, buffered, reads := len(s.writes), len(s.unread()), len(s.reads)
 	if s.dg != nil {
 		dropped = s.dg.dropped
 		queued += len(s.dg.pendingW) // written while the name resolves
+		for _, d := range s.dg.queue {
+			buffered += len(d.data)
+		}
+		reads += len(s.dg.waiters)
 	}
 	return Stats{
 		Dropped:      dropped,
 		State:        s.state.String(),
 		BytesIn:      s.bytesIn,
 		BytesOut:     s.bytesOut,
-		Buffered:     len(s.unread()),
+		Buffered:     buffered,
 		QueuedWrites: queued,
-		PendingReads: len(s.reads),
+		PendingReads: reads,
 		OpenedAt:     s.openedAt,
 		ConnectedAt:  s.connectAt,
 	}, nil
