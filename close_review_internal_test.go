@@ -3,6 +3,7 @@ package lcsock
 import (
 	"context"
 	"io"
+	"net"
 	"syscall"
 	"testing"
 	"time"
@@ -84,4 +85,24 @@ func TestCloseFlushKeepsItsInterval(t *testing.T) {
 	s.mu.Unlock()
 	require.Equal(t, stateClosing, state, "the flush ended")
 	require.Equal(t, time.Minute, iv, "the flush's bound")
+}
+
+// A Conn read on a socket closed locally (CloseSocket, its writes still
+// flushing) whose peer then ends the stream fails with net.ErrClosed: it
+// returned io.EOF, a clean end of a stream the program had cut itself,
+// while the same read just before the peer's end said "socket is not
+// open" (found in review).
+func TestConnReadAfterLocalCloseThenPeerEOF(t *testing.T) {
+	reg, id, peer := openToPeer(t, Config{}) // the peer reads nothing
+	s, err := reg.lookup("test", id)
+	require.NoError(t, err)
+	c, err := reg.Conn(id)
+	require.NoError(t, err)
+	require.NoError(t, reg.WriteWithMessage(id, make([]byte, 8<<20), nil, "")) // more than the kernel takes
+	require.NoError(t, reg.CloseSocket(id))                                    // flushing: the connection stays up
+	require.NoError(t, peer.(*net.TCPConn).CloseWrite())
+	waitState(t, s, func() bool { return s.eof })
+	_, err = c.Read(make([]byte, 4))
+	require.NotErrorIs(t, err, io.EOF)
+	require.ErrorIs(t, err, net.ErrClosed)
 }

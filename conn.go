@@ -132,7 +132,7 @@ func (c *Conn) CloseWrite() error {
 	if c.closed.Load() {
 		return c.opError("closewrite", net.ErrClosed)
 	}
-	return c.s.closeWrite()
+	return c.mapError("closewrite", c.s.closeWrite())
 }
 
 // LocalAddr returns the local address, or an unspecified TCP address
@@ -201,7 +201,8 @@ func (c *Conn) opError(op string, err error) error {
 
 // mapError turns the socket's errors into net.Conn's: a deadline matches
 // os.ErrDeadlineExceeded, the end of a stream the peer closed is io.EOF,
-// and a socket closed through the Conn matches net.ErrClosed.
+// and a socket closed locally — through this Conn, another view,
+// CloseSocket, Shutdown or Registry.Close — matches net.ErrClosed.
 func (c *Conn) mapError(op string, err error) error {
 	var oe *OpError
 	switch {
@@ -215,19 +216,20 @@ func (c *Conn) mapError(op string, err error) error {
 		return c.opError(op, os.ErrDeadlineExceeded)
 	case c.closed.Load():
 		return c.opError(op, net.ErrClosed)
-	case op == "read" && errors.Is(err, ErrSocketNotOpen):
-		// The socket finished after the peer closed and its input was
-		// read: for a reader that is the end of the stream.
+	case errors.Is(err, ErrSocketNotOpen):
+		// The socket is closing or finished: it failed, the peer
+		// closed and its input was read (for a reader, the end of the
+		// stream), or it was closed locally.
 		c.s.mu.Lock()
-		clean := c.s.eof && c.s.rerr == nil
-		rerr := c.s.rerr
+		peerEOF, rerr := c.s.peerEOF, c.s.rerr
 		c.s.mu.Unlock()
-		if clean {
+		switch {
+		case rerr != nil:
+			return rerr
+		case peerEOF && op == "read":
 			return io.EOF
 		}
-		if rerr != nil {
-			return rerr
-		}
+		return c.opError(op, ErrClosed)
 	}
 	return err
 }

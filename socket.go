@@ -112,6 +112,10 @@ type socket struct {
 	rpos int
 	eof  bool  // no more input will come
 	rerr error // why input ended, if not a clean EOF
+	// peerEOF: input ended with the peer's clean end of stream while the
+	// socket was open, not after a local close (a Conn reader then gets
+	// io.EOF, not net.ErrClosed).
+	peerEOF bool
 	// inRead: the reader is in (or about to enter) a read on conn, so
 	// closing conn is left to it (see closeConn); readerCloses: it has
 	// been asked to.
@@ -670,7 +674,11 @@ func (s *socket) endInput(err error) {
 	}
 	s.eof = true
 	s.space.Broadcast() // a TLS upgrade may be waiting for the reader to park
-	if err != io.EOF && s.state == stateOpen {
+	switch {
+	case s.state != stateOpen:
+	case err == io.EOF:
+		s.peerEOF = true
+	default:
 		s.rerr = &OpError{Op: "read", Socket: s.id, Err: err}
 	}
 	s.serveReads()
