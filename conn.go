@@ -33,7 +33,11 @@ import (
 // The socket's events still go to its owner: the handler hears
 // socketClosed or socketError when the connection ends, as usual.
 // Closing the Conn closes the socket (CloseSocket: writes queued with
-// WriteWithMessage are still flushed).
+// WriteWithMessage are still flushed). When the peer ends the stream,
+// the ID leaves OpenSockets once socketClosed has been handled, as
+// usual, but the connection stays open for the Conn's writes — an answer
+// to a peer that half-closed — until the Conn is closed: close it, as
+// any net.Conn (Registry.Close and Shutdown close it too).
 type Conn struct {
 	s      *socket
 	rd, wd deadline
@@ -57,6 +61,9 @@ func (r *Registry) Conn(id string) (*Conn, error) {
 	case s.dg != nil:
 		return nil, &OpError{Op: "conn", Socket: id, Err: errors.New("a datagram socket has no net.Conn view")}
 	}
+	s.mu.Lock()
+	s.viewed = true
+	s.mu.Unlock()
 	return &Conn{s: s}, nil
 }
 

@@ -4,8 +4,10 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/lcsock/lcsock"
+	"github.com/lcsock/lcsock/lcsocktest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -37,6 +39,53 @@ func TestConnAfterLocalClose(t *testing.T) {
 			_, err = c.Write([]byte("x"))
 			require.ErrorIs(t, err, net.ErrClosed)
 			require.ErrorIs(t, c.CloseWrite(), net.ErrClosed)
+		})
+	}
+}
+
+// A Conn answers a peer that half-closed: after its Read returns io.EOF,
+// Write still sends, as on a TCP net.Conn, until the Conn is closed. The
+// socket closed itself once its socketClosed had been handled — at once
+// without a handler — so the answer failed with "socket is not open",
+// or went out or not depending on when the dispatcher ran (found in
+// review). The ID still leaves OpenSockets after socketClosed.
+func TestConnAnswersPeerHalfClose(t *testing.T) {
+	for _, mode := range []string{"no handler", "handler"} {
+		t.Run(mode, func(t *testing.T) {
+			cfg := lcsock.Config{}
+			rec := &lcsocktest.Recorder{}
+			if mode == "handler" {
+				// Pumped, so that the test knows when socketClosed has
+				// been handled.
+				cfg = lcsock.Config{Handler: rec, Dispatch: lcsock.DispatchPumped}
+			}
+			reg, err := lcsock.NewRegistry(cfg)
+			require.NoError(t, err)
+			t.Cleanup(func() { reg.Close() })
+			id, peer, c := openConnView(t, reg)
+			_, err = peer.Write([]byte("request"))
+			require.NoError(t, err)
+			require.NoError(t, peer.(*net.TCPConn).CloseWrite())
+			got, err := io.ReadAll(c)
+			require.NoError(t, err)
+			require.Equal(t, "request", string(got))
+			if mode == "handler" {
+				ctx := ctxWait(t)
+				for rec.Count(lcsock.EventClosed, id) == 0 {
+					_, err := reg.Dispatch(ctx)
+					require.NoError(t, err)
+				}
+			}
+			require.NotContains(t, reg.OpenSockets(), id, "socketClosed handled: the ID is gone")
+
+			n, err := c.Write([]byte("response"))
+			require.NoError(t, err)
+			require.Equal(t, 8, n)
+			require.NoError(t, c.Close())
+			require.NoError(t, peer.SetReadDeadline(time.Now().Add(wait)))
+			got, err = io.ReadAll(peer)
+			require.NoError(t, err)
+			require.Equal(t, "response", string(got))
 		})
 	}
 }

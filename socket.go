@@ -126,6 +126,9 @@ type socket struct {
 	// or the end of a socketClosed handler).
 	closedLocally bool
 	cutWrites     bool // closed by Conn.Close: a TLS write in progress is cut too
+	// viewed: Registry.Conn made a view of the socket, which closes it:
+	// after the peer's end of stream it is not closed for the owner.
+	viewed bool
 	// LendReadData: loans of buf's array to events being handled, and of
 	// arrays the reader has moved on from, which go back to the pool when
 	// their last loan ends.
@@ -1080,7 +1083,10 @@ func (s *socket) cancelWrite(w *writeReq, err error) bool {
 // or half-closed) it sends socketClosed, but the socket stays open for
 // writing until that event has been handled: a handler can still answer
 // a peer that half-closed, and the answer is flushed before the
-// connection closes, as CloseSocket would. Called with s.mu held.
+// connection closes, as CloseSocket would. A socket with a Conn view
+// leaves the ID table then, but stays open for the view's writes until
+// the view (or the registry) closes it: net.Conn code has no handler to
+// answer from. Called with s.mu held.
 func (s *socket) maybeFinish() {
 	if !s.eof || s.state != stateOpen || len(s.reads) > 0 || len(s.unread()) > 0 || s.finalPosted {
 		return
@@ -1092,12 +1098,19 @@ func (s *socket) maybeFinish() {
 	s.finalPosted = true
 	if s.owner == nil {
 		s.reg.remove(s)
-		s.closeLocked()
+		if !s.viewed {
+			s.closeLocked()
+		}
 		return
 	}
 	s.reg.disp.postThen(s.owner, Event{Kind: EventClosed, Name: "socketClosed", Socket: s.id}, s, func() {
 		s.reg.remove(s)
-		s.closeLocal()
+		s.mu.Lock()
+		viewed := s.viewed
+		s.mu.Unlock()
+		if !viewed {
+			s.closeLocal()
+		}
 	})
 }
 
