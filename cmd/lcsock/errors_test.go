@@ -107,3 +107,35 @@ func TestConnectUntilBufferFull(t *testing.T) {
 	require.Equal(t, 1, code, errs.String())
 	require.Contains(t, errs.String(), "buffer")
 }
+
+// A command line with an unknown command or the wrong number of
+// arguments is bad input like any other: status 2 and a one-line error
+// that says what is wrong. It printed the whole usage, which names no
+// problem — not even that flags go before the arguments (found in
+// review).
+func TestBadArgumentsOneLineError(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"nope"}, `unknown command "nope"`},
+		{[]string{"nope", "-echo"}, `unknown command "nope"`},
+		{[]string{"udp"}, `udp needs "send" or "listen"`},
+		{[]string{"udp", "foo", "1"}, `unknown command "udp foo"`},
+		{[]string{"demo", "extra"}, "demo takes no argument"},
+		{[]string{"connect"}, "connect takes one argument, ID"},
+		{[]string{"connect", "127.0.0.1:1", "127.0.0.1:2"}, "connect takes one argument, ID"},
+		{[]string{"listen"}, "listen takes one argument, PORT"},
+		{[]string{"listen", "0", "-echo"}, "flags go before"},
+		{[]string{"udp", "send"}, "udp send takes one argument, ID"},
+		{[]string{"udp", "listen", "1", "2"}, "udp listen takes one argument, PORT"},
+	} {
+		var out, errs syncBuffer
+		code := run(context.Background(), tc.args, strings.NewReader(""), &out, &errs)
+		require.Equal(t, 2, code, "%q", tc.args)
+		require.Empty(t, out.String(), "%q", tc.args)
+		require.Contains(t, errs.String(), tc.want, "%q", tc.args)
+		require.True(t, strings.HasPrefix(errs.String(), "lcsock: "), "%q: %q", tc.args, errs.String())
+		require.Equal(t, 1, strings.Count(errs.String(), "\n"), "%q: one line: %q", tc.args, errs.String())
+	}
+}

@@ -7,7 +7,7 @@
 //	lcsock udp listen PORT           print each datagram received on PORT (or echo it with -echo)
 //
 // Data goes to stdout, status to stderr. Bad input exits with status 2
-// and a one-line error.
+// and a one-line error; no arguments at all print the usage.
 package main
 
 import (
@@ -57,6 +57,15 @@ var verbFlags = map[string]string{
 	"udp listen": "echo timeout",
 }
 
+// verbArg names the one argument each verb takes ("" for none).
+var verbArg = map[string]string{
+	"demo":       "",
+	"connect":    "ID",
+	"listen":     "PORT",
+	"udp send":   "ID",
+	"udp listen": "PORT",
+}
+
 // run is the command with its streams, for tests.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -70,6 +79,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if verb == "udp" && len(rest) > 0 { // "udp send" and "udp listen" take flags after the sub-verb
 		verb, rest = "udp "+rest[0], rest[1:]
+	}
+	switch _, ok := verbFlags[verb]; {
+	case verb == "udp":
+		fmt.Fprintf(stderr, "lcsock: udp needs \"send\" or \"listen\" (lcsock -h for usage)\n")
+		return 2
+	case !ok:
+		fmt.Fprintf(stderr, "lcsock: unknown command %q (lcsock -h for usage)\n", verb)
+		return 2
 	}
 	fs := flag.NewFlagSet("lcsock "+verb, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -100,6 +117,23 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "lcsock: %s does not take %s\n", verb, strings.Join(misplaced, ", "))
 		return 2
 	}
+	if want := verbArg[verb]; (want == "") != (fs.NArg() == 0) || fs.NArg() > 1 {
+		msg := verb + " takes one argument, " + want
+		if want == "" {
+			msg = verb + " takes no argument"
+		}
+		for _, a := range fs.Args() {
+			if strings.HasPrefix(a, "-") && len(a) > 1 {
+				msg += "; flags go before the arguments"
+				break
+			}
+		}
+		if fs.NArg() > 0 {
+			msg += " (got " + quoteAll(fs.Args()) + ")"
+		}
+		fmt.Fprintf(stderr, "lcsock: %s\n", msg)
+		return 2
+	}
 	if *timeout < 0 {
 		fmt.Fprintf(stderr, "lcsock: -timeout %v: must not be negative\n", *timeout)
 		return 2
@@ -125,30 +159,27 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "lcsock: -insecure, -ca and -verify-host go with -tls\n")
 		return 2
 	}
-	switch {
-	case verb == "demo" && fs.NArg() == 0:
+	switch verb { // a known verb, with its argument
+	case "demo":
 		err = demo(ctx, stdout)
-	case verb == "connect" && fs.NArg() == 1:
+	case "connect":
 		err = connect(ctx, cfg, fs.Arg(0), spec, sec, stdin, stdout, stderr)
-	case verb == "udp send" && fs.NArg() == 1:
+	case "udp send":
 		err = udpSend(ctx, cfg, fs.Arg(0), stdin, stdout, stderr)
-	case verb == "udp listen" && fs.NArg() == 1:
+	case "udp listen":
 		port, perr := strconv.Atoi(fs.Arg(0))
 		if perr != nil {
 			fmt.Fprintf(stderr, "lcsock: udp listen: %q is not a port number\n", fs.Arg(0))
 			return 2
 		}
 		err = udpListen(ctx, cfg, port, *echo, stdout, stderr)
-	case verb == "listen" && fs.NArg() == 1:
+	case "listen":
 		port, perr := strconv.Atoi(fs.Arg(0))
 		if perr != nil {
 			fmt.Fprintf(stderr, "lcsock: listen: %q is not a port number\n", fs.Arg(0))
 			return 2
 		}
 		err = listen(ctx, cfg, port, spec, *echo, sec, stdout, stderr)
-	default:
-		fmt.Fprint(stderr, usage)
-		return 2
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "lcsock: %v\n", err)
