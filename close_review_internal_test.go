@@ -106,3 +106,30 @@ func TestConnReadAfterLocalCloseThenPeerEOF(t *testing.T) {
 	require.NotErrorIs(t, err, io.EOF)
 	require.ErrorIs(t, err, net.ErrClosed)
 }
+
+// A Conn write on a socket that failed (the peer reset it) while input
+// is still buffered for reading returns the failure: it said "socket
+// closed", matching net.ErrClosed, as if the program had closed the
+// socket itself (found in review).
+func TestConnWriteAfterResetIsNotErrClosed(t *testing.T) {
+	reg, id, peer := openToPeer(t, Config{})
+	s, err := reg.lookup("test", id)
+	require.NoError(t, err)
+	c, err := reg.Conn(id)
+	require.NoError(t, err)
+	_, err = peer.Write([]byte("abc"))
+	require.NoError(t, err)
+	require.NoError(t, peer.(*net.TCPConn).SetLinger(0))
+	require.NoError(t, peer.Close()) // a reset
+	waitState(t, s, func() bool { return s.rerr != nil })
+	_, err = c.Write([]byte("x"))
+	require.NotErrorIs(t, err, net.ErrClosed)
+	require.ErrorIs(t, err, syscall.ECONNRESET)
+
+	buf := make([]byte, 8)
+	n, err := c.Read(buf) // what arrived before the reset is not lost
+	require.NoError(t, err)
+	require.Equal(t, "abc", string(buf[:n]))
+	_, err = c.Read(buf)
+	require.ErrorIs(t, err, syscall.ECONNRESET)
+}
