@@ -50,7 +50,9 @@ var _ net.Conn = (*Conn)(nil)
 // connecting (Read and Write then wait for the connection). A listener or
 // datagram socket gives an error, as does an unknown ID
 // (ErrSocketNotOpen). Every call returns a new view with its own
-// deadlines.
+// deadlines. Once a view is made, the socket is closed by a view's
+// Close (or CloseSocket, Shutdown, Close), not after the peer's end of
+// stream: see Conn.
 func (r *Registry) Conn(id string) (*Conn, error) {
 	s, err := r.lookup("conn", id)
 	switch {
