@@ -99,3 +99,29 @@ func TestLendNilHandler(t *testing.T) {
 	require.Zero(t, owner.Count(lcsock.EventError, id), "events: %v", owner.Events())
 	require.Equal(t, []string{id}, reg.OpenSockets())
 }
+
+// A blocking Read cut by closing a socket still connecting fails with a
+// read error, not one labelled "write" (found in review B: finish handed
+// the writes' error to the reads too).
+func TestReadCutByCloseWhileConnectingSaysRead(t *testing.T) {
+	dns := newFakeDNS(t)
+	dns.hangName("slow.test.")
+	reg, _ := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	id := "slow.test:80"
+	require.NoError(t, reg.Open(id, nil))
+	res := make(chan error, 1)
+	go func() {
+		_, err := reg.Read(ctxWait(t), id, lcsock.For(1, lcsock.Chars))
+		res <- err
+	}()
+	require.Eventually(t, func() bool {
+		st, err := reg.Stats(id)
+		return err == nil && st.PendingReads == 1
+	}, wait, time.Millisecond)
+	require.NoError(t, reg.CloseSocket(id))
+	err := <-res
+	require.ErrorIs(t, err, lcsock.ErrClosed)
+	var oe *lcsock.OpError
+	require.ErrorAs(t, err, &oe)
+	require.Equal(t, "read", oe.Op)
+}

@@ -1185,11 +1185,16 @@ func (s *socket) closeConn() {
 }
 
 // failWaiters ends the blocking calls still waiting and drops the rest.
-// Called with s.mu held.
+// A local close (err is the write ErrClosed finish makes) is labelled
+// "read" for the reads. Called with s.mu held.
 func (s *socket) failWaiters(err error) {
+	rerr := err
+	if oe, ok := err.(*OpError); ok && oe.Op == "write" && oe.Err == ErrClosed {
+		rerr = &OpError{Op: "read", Socket: s.id, Err: ErrClosed}
+	}
 	for _, r := range s.reads {
 		if r.blocking {
-			r.done <- readResult{err: err}
+			r.done <- readResult{err: rerr}
 		}
 	}
 	s.reads = nil
