@@ -96,6 +96,7 @@ func TestConnReadAfterLocalCloseThenPeerEOF(t *testing.T) {
 	reg, id, peer := openToPeer(t, Config{}) // the peer reads nothing
 	s, err := reg.lookup("test", id)
 	require.NoError(t, err)
+	waitState(t, s, func() bool { return s.state == stateOpen }) // a close while connecting ends it at once
 	c, err := reg.Conn(id)
 	require.NoError(t, err)
 	require.NoError(t, reg.WriteWithMessage(id, make([]byte, 8<<20), nil, "")) // more than the kernel takes
@@ -115,6 +116,7 @@ func TestConnWriteAfterResetIsNotErrClosed(t *testing.T) {
 	reg, id, peer := openToPeer(t, Config{})
 	s, err := reg.lookup("test", id)
 	require.NoError(t, err)
+	waitState(t, s, func() bool { return s.state == stateOpen }) // a reset during the dial fails the open instead
 	c, err := reg.Conn(id)
 	require.NoError(t, err)
 	_, err = peer.Write([]byte("abc"))
