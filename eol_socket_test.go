@@ -49,3 +49,46 @@ func TestAnyLineEndRead(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "a\r\nb\rc\n", string(got))
 }
+
+// A line read with any line end whose line ends in a CR at the very limit
+// of Config.MaxReadBuffer completes: its line end was found within the
+// limit, and only the next byte tells CR from CRLF. It failed with
+// ErrBufferFull, the buffer being full before that byte could come.
+func TestAnyLineEndCRAtReadBufferLimit(t *testing.T) {
+	const limit = 8
+	for _, tc := range []struct {
+		name       string
+		sent       string
+		spec       lcsock.ReadSpec
+		want, rest string
+		full       bool
+	}{
+		{"CR", "1234567\rX\n", lcsock.For(1, lcsock.Lines).WithAnyLineEnd(), "1234567\r", "X\n", false},
+		{"CRLF", "1234567\r\nX\n", lcsock.For(1, lcsock.Lines).WithAnyLineEnd(), "1234567\r\n", "X\n", false},
+		{"until LF, CR", "1234567\rX\n", lcsock.Until("\n").WithAnyLineEnd(), "1234567\r", "X\n", false},
+		{"until CRLF, CRLF", "1234567\r\nX\n", lcsock.Until("\r\n").WithAnyLineEnd(), "1234567\r\n", "X\n", false},
+		{"second line", "abc\n567\rX\n", lcsock.For(2, lcsock.Lines).WithAnyLineEnd(), "abc\n567\r", "X\n", false},
+		// A line end past the limit still fails.
+		{"CR past the limit", "12345678\rX\n", lcsock.For(1, lcsock.Lines).WithAnyLineEnd(), "", "", true},
+		{"binary CRLF", "1234567\r\nX\n", lcsock.Until("\r\n"), "", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPeer(t)
+			reg, rec := newReg(t, lcsock.Config{MaxReadBuffer: limit})
+			id := p.id("")
+			c := openConnected(t, reg, rec, p, id)
+			_, err := c.Write([]byte(tc.sent))
+			require.NoError(t, err)
+			got, err := reg.Read(ctxWait(t), id, tc.spec)
+			if tc.full {
+				require.ErrorIs(t, err, lcsock.ErrBufferFull)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, string(got))
+			got, err = reg.Read(ctxWait(t), id, lcsock.For(len(tc.rest), lcsock.Chars))
+			require.NoError(t, err)
+			require.Equal(t, tc.rest, string(got))
+		})
+	}
+}

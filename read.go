@@ -292,6 +292,7 @@ type matcher struct {
 	count  int  // units counted so far
 	lf     int  // modeLines: index of the next LF at or after pos, or -1
 	lfScan int  // modeLines: when lf < 0, how far buf was searched for an LF
+	crWait bool // modeLines: buf ends with a CR, and only the next byte tells CR from CRLF
 	done   bool // result latched
 	short  bool
 	n      int
@@ -382,6 +383,7 @@ func (m *matcher) match(buf []byte, eof bool) (n int, done, short bool) {
 			return m.finish(m.pos, false)
 		}
 	case modeLines:
+		m.crWait = false
 		for m.count < m.need {
 			if m.lf < m.pos { // next LF unknown: search only bytes not yet searched
 				from := max(m.pos, m.lfScan)
@@ -403,7 +405,7 @@ func (m *matcher) match(buf []byte, eof bool) (n int, done, short bool) {
 			}
 			if buf[end] == '\r' {
 				if end+1 == len(buf) && !eof {
-					m.pos = end // an LF may follow the CR: wait
+					m.pos, m.crWait = end, true // an LF may follow the CR: wait
 					break
 				}
 				if end+1 < len(buf) && buf[end+1] == '\n' {

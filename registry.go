@@ -53,7 +53,8 @@ type Config struct {
 	// full lcsock stops reading from the kernel (TCP pushes back on the
 	// peer), and an until-read that has not found its delimiter in that
 	// many bytes fails with ErrBufferFull, leaving the data buffered.
-	// Zero means 1 MiB.
+	// (A line read WithAnyLineEnd whose line ends in a CR at the limit
+	// may hold one byte more, to tell CR from CRLF.) Zero means 1 MiB.
 	MaxReadBuffer int
 	// MaxDatagramQueue bounds, per datagram socket, the datagrams received
 	// and not yet read or delivered to their handler. Past it datagrams are

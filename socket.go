@@ -544,14 +544,14 @@ func (s *socket) readLoop() {
 }
 
 // bufferFull reports whether the reader should wait for reads to take
-// input: when the unread bytes reach MaxReadBuffer, or, no read being
+// input: when the unread bytes reach readLimit, or, no read being
 // pending, a full chunk of them waits or half a chunk does and the buffer
 // has no room for a read — there is no point in growing the buffer for
 // nobody, and a read that comes may take all of it. Called with s.mu
 // held.
 func (s *socket) bufferFull() bool {
 	unread := len(s.buf) - s.rpos
-	if unread >= s.reg.cfg.MaxReadBuffer {
+	if unread >= s.readLimit() {
 		return true
 	}
 	return len(s.reads) == 0 && (unread >= readChunkMax ||
@@ -559,7 +559,7 @@ func (s *socket) bufferFull() bool {
 }
 
 // readSpace compacts or grows the buffer and returns the free space to
-// read into: never more than keeps the unread bytes within MaxReadBuffer.
+// read into: never more than keeps the unread bytes within readLimit.
 // Free space of at least readChunkMin is used as it is; below that the
 // unread bytes move to the front of the buffer, or to one twice as large.
 // Called with s.mu held by the reader goroutine.
@@ -572,7 +572,7 @@ func (s *socket) readSpace() []byte {
 		s.bufp = readBufs.Get().(*[]byte)
 		s.buf = (*s.bufp)[:0]
 	}
-	want := min(s.reg.cfg.MaxReadBuffer-unread, readChunkMax)
+	want := min(s.readLimit()-unread, readChunkMax)
 	if free := cap(s.buf) - len(s.buf); free < want && free < readChunkMin {
 		switch {
 		case s.lent > 0 && unread < readChunkMax/2:
@@ -600,6 +600,21 @@ func (s *socket) readSpace() []byte {
 	}
 	free := s.buf[len(s.buf):cap(s.buf)]
 	return free[:min(len(free), want)]
+}
+
+// readLimit returns how many unread bytes the socket may hold:
+// Config.MaxReadBuffer, or one more when the head read is a line read
+// with any line end whose line ends in a CR that is the last of those
+// bytes. Its line end was found within the limit; only the next byte
+// tells whether it is a CR or the first half of a CRLF, and without room
+// for that byte the read would fail with ErrBufferFull. Called with s.mu
+// held.
+func (s *socket) readLimit() int {
+	limit := s.reg.cfg.MaxReadBuffer
+	if len(s.reads) > 0 && s.reads[0].m.crWait && len(s.buf)-s.rpos == limit {
+		return limit + 1
+	}
+	return limit
 }
 
 // readBufs holds the read buffers of sockets that are not holding one:
@@ -749,7 +764,7 @@ func (s *socket) serveReads() {
 			case short:
 				res.err = io.EOF
 			}
-		case len(unread) >= s.reg.cfg.MaxReadBuffer:
+		case len(unread) >= s.readLimit():
 			res.err = &OpError{Op: "read", Socket: s.id, Err: errors.Join(ErrBufferFull,
 				errors.New("no match in "+strconv.Itoa(len(unread))+" buffered bytes (Config.MaxReadBuffer)"))}
 		default:
