@@ -143,7 +143,8 @@ type ReadSpec struct {
 // Until returns the spec of `read until delim`: the read completes after the
 // first occurrence of delim and its data includes the delimiter. Every byte
 // of delim counts, NUL included. Until("") is LiveCode's `until empty`: it
-// completes at once with whatever is buffered, possibly nothing.
+// completes at once with whatever is buffered, possibly nothing; when
+// nothing is left and the stream has ended, it is a short read (io.EOF).
 func Until(delim string) ReadSpec { return ReadSpec{kind: kindUntil, delim: delim} }
 
 // UntilBytes is Until with the delimiter given as bytes; delim is copied.
@@ -353,7 +354,9 @@ func (m *matcher) match(buf []byte, eof bool) (n int, done, short bool) {
 		}
 		return 0, false, false
 	case modeEmpty:
-		return m.finish(len(buf), false)
+		// At end of stream with nothing left it is short, as LiveCode's
+		// result is "eof": a loop polling until empty sees the end.
+		return m.finish(len(buf), eof && len(buf) == 0)
 	case modeFixed:
 		if len(buf) >= m.need {
 			return m.finish(max(m.need, 0), false)

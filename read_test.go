@@ -68,7 +68,8 @@ func TestMatch(t *testing.T) {
 		// Cases 34/35: until empty.
 		{"until empty", Until(""), "xyz", false, result{3, true, false}},
 		{"until empty nothing", Until(""), "", false, result{0, true, false}},
-		{"until empty at eof", Until(""), "", true, result{0, true, false}},
+		{"until empty at eof", Until(""), "", true, result{0, true, true}},
+		{"until empty at eof with data", Until(""), "xyz", true, result{3, true, false}},
 		// Case 36: until eof completes only at eof.
 		{"until eof open", UntilEOF(), "abc\n", false, result{0, false, false}},
 		{"until eof", UntilEOF(), "abc\n", true, result{4, true, false}},

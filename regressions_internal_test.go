@@ -424,3 +424,27 @@ func TestResolveLocalKeepsZone(t *testing.T) {
 		require.Equal(t, tc.want.Zone, got.Zone, tc.host)
 	}
 }
+
+// Until("") on a socket whose peer has closed, with nothing left to
+// read, ends with io.EOF (LiveCode: the result "eof", read_done's fd == 0
+// rule). It returned no data and no error, so a loop polling with until
+// empty — LiveCode's idiom, run by an interpreter on one goroutine with
+// DispatchPumped, where the socketClosed that ends the socket waits for
+// the loop — never saw the end of the stream (found in review).
+func TestUntilEmptyAfterPeerEOF(t *testing.T) {
+	reg, id, peer := openToPeer(t, Config{Handler: HandlerFunc(func(Event) {}), Dispatch: DispatchPumped})
+	s, err := reg.lookup("test", id)
+	require.NoError(t, err)
+	_, err = peer.Write([]byte("xyz"))
+	require.NoError(t, err)
+	require.NoError(t, peer.Close())
+	waitState(t, s, func() bool { return s.eof && len(s.unread()) == 3 })
+	got, err := reg.Read(context.Background(), id, Until(""))
+	require.NoError(t, err)
+	require.Equal(t, "xyz", string(got))
+	for range 3 { // the socket stays listed until its socketClosed is dispatched
+		got, err = reg.Read(context.Background(), id, Until(""))
+		require.Equal(t, io.EOF, err)
+		require.Empty(t, got)
+	}
+}

@@ -595,6 +595,30 @@ func TestCase49And50PendingReadAtClose(t *testing.T) {
 	}
 }
 
+// Cases 49, 50 for an until-empty read queued behind another: when the
+// peer closes, it too completes marked end of stream, as every pending
+// read does (decisions: Read). It completed empty and unmarked, its
+// Result "" instead of LiveCode's "eof" (found in review).
+func TestPendingUntilEmptyAtClose(t *testing.T) {
+	p := newPeer(t)
+	reg, rec := newReg(t, lcsock.Config{})
+	id := p.id("")
+	c := openConnected(t, reg, rec, p, id)
+	require.NoError(t, reg.ReadWithMessage(id, lcsock.Until("\n"), nil, "line"))
+	require.NoError(t, reg.ReadWithMessage(id, lcsock.Until(""), nil, "rest"))
+	c.Write([]byte("ab"))
+	c.Close()
+	ev := rec.WaitFor(t, lcsock.EventRead, id, wait)
+	require.Equal(t, []string{"line", "ab", "eof"}, []string{ev.Name, string(ev.Data), ev.Result()})
+	ev = rec.WaitFor(t, lcsock.EventRead, id, wait)
+	require.Equal(t, "rest", ev.Name)
+	require.Empty(t, ev.Data)
+	require.Equal(t, io.EOF, ev.Err)
+	require.True(t, ev.EOF)
+	require.Equal(t, "eof", ev.Result())
+	waitClosed(t, reg, rec, id)
+}
+
 // Cases 51, 52: a peer-closed socket with unread bytes stays listed
 // until a read drains them, then socketClosed.
 func TestCase51And52UnreadAfterPeerClose(t *testing.T) {
