@@ -95,6 +95,10 @@ type Registry struct {
 	shutdown bool // Shutdown has begun: no new sockets
 	iface    string
 	certs    []string
+	// closers holds, for each TLS connection a worker is closing
+	// (closeTLS), a channel closed when it is closed: Shutdown lets their
+	// close_notify alerts go out before Close cuts what is left.
+	closers map[chan struct{}]struct{}
 	// handshakes maps the goroutines that may run a socket's TLS
 	// callbacks — a handshake, or I/O on a connection that may
 	// renegotiate (see Registry.runTLS) — to that socket.
@@ -154,6 +158,7 @@ func NewRegistry(cfg Config) (*Registry, error) {
 		sockets:    make(map[string]*socket),
 		live:       make(map[*socket]struct{}),
 		handshakes: make(map[uint64]*socket),
+		closers:    make(map[chan struct{}]struct{}),
 		iface:      cfg.DefaultInterface,
 		certs:      cfg.Certificates,
 		work:       make(chan func()),
@@ -454,8 +459,9 @@ func (r *Registry) worker(fn func()) {
 }
 
 // Shutdown closes every socket the way CloseSocket does — queued writes
-// are flushed and their events delivered — waits until they are done or
-// ctx ends, then closes the registry as Close does. From the moment it
+// are flushed and their events delivered, TLS connections send their
+// close_notify — waits until they are done or ctx ends, then closes the
+// registry as Close does. From the moment it
 // begins, the verbs that make a socket (Open, Accept, Adopt, ...) fail
 // with ErrClosed, as after Close. In DispatchPumped mode it delivers
 // those events itself, on the calling goroutine, as Dispatch does. It
@@ -493,6 +499,26 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 		}
 		if err != nil {
 			break
+		}
+	}
+	if err == nil && mine == nil {
+		// Let the TLS connections closed by the flush, or before it,
+		// send their close_notify alerts, which Close would cut.
+		r.mu.Lock()
+		closing := make([]chan struct{}, 0, len(r.closers))
+		for c := range r.closers {
+			closing = append(closing, c)
+		}
+		r.mu.Unlock()
+		for _, c := range closing {
+			select {
+			case <-c:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+			if err != nil {
+				break
+			}
 		}
 	}
 	if err == nil && mine == nil {

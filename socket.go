@@ -1175,17 +1175,28 @@ func (s *socket) finish() {
 // reader goroutine to be scheduled. The reader is woken with a past
 // deadline instead and closes on its way out. Only plain TCP connections
 // (s.raw) are handed over: an adopted net.Conn need not honour
-// deadlines. A TLS connection is closed by a worker: tls.Conn.Close
-// sends close_notify first, which waits up to 5 s when the peer does not
-// read. Called with s.mu held.
+// deadlines. A TLS connection is closed by a worker (closeTLS):
+// tls.Conn.Close sends close_notify first, which waits up to 5 s when
+// the peer does not read. Called with s.mu held.
 func (s *socket) closeConn() {
 	switch c := s.conn.(type) {
 	case nil:
 	case *tls.Conn:
 		if !s.tlsClosing {
 			s.tlsClosing = true
-			s.reg.wg.Add(1)
-			s.reg.spawn(func() { c.Close() })
+			r := s.reg
+			closed := make(chan struct{})
+			r.mu.Lock()
+			r.closers[closed] = struct{}{}
+			r.mu.Unlock()
+			r.wg.Add(1)
+			r.spawn(func() {
+				closeTLS(r.ctx, c)
+				r.mu.Lock()
+				delete(r.closers, closed)
+				r.mu.Unlock()
+				close(closed)
+			})
 		}
 	case net.Conn:
 		switch {
@@ -1196,6 +1207,24 @@ func (s *socket) closeConn() {
 		default:
 			c.Close()
 		}
+	}
+}
+
+// closeTLS closes c, sending its close_notify alert, unless ctx — the
+// registry's, which Close cancels — ends first: then the connection
+// underneath is closed, which ends a close_notify stuck behind bytes the
+// peer does not read (tls.Conn.Close waits up to 5 s for it, when no
+// Write is in progress to make it skip the alert), so that Close does
+// not wait for it. Shutdown waits for it, within its ctx.
+func closeTLS(ctx context.Context, c *tls.Conn) {
+	cut := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		c.NetConn().Close()
+		close(cut)
+	})
+	c.Close()
+	if !stop() {
+		<-cut // the AfterFunc ran: let it finish before the worker moves on
 	}
 }
 
