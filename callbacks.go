@@ -387,30 +387,39 @@ func (d *dispatcher) pump(ctx context.Context, wait bool) (int, error) {
 
 // drain waits until the events queued so far have been delivered, in
 // serial mode, unless called from a handler (which would wait on itself);
-// in pumped mode it delivers them.
-func (d *dispatcher) drain(ctx context.Context) {
+// in pumped mode it delivers them. It reports false if ctx ended first.
+func (d *dispatcher) drain(ctx context.Context) bool {
 	if d.mode == DispatchPumped {
 		// The host pumps: deliver them here, on its goroutine, as
 		// Dispatch does.
-		for d.queued.Load() > 0 && ctx.Err() == nil {
+		for d.queued.Load() > 0 {
+			if ctx.Err() != nil {
+				return false
+			}
 			if n, err := d.pump(ctx, false); n == 0 || err != nil {
-				return
+				return ctx.Err() == nil || d.queued.Load() == 0
 			}
 		}
-		return
+		return true
 	}
 	if goid() == d.loopID.Load() {
-		return
+		return true
 	}
 	done := make(chan struct{})
 	if !d.postThen(HandlerFunc(func(Event) {}), Event{}, nil, func() { close(done) }) {
-		return
+		return true
 	}
 	select {
 	case <-done:
 	case <-d.done: // closed meanwhile (a handler called Close): the marker was dropped
 	case <-ctx.Done():
+		select {
+		case <-done: // delivered all the same
+		default:
+			return false
+		}
 	}
+	return true
 }
 
 // close stops delivery; events still queued are dropped. In serial mode

@@ -465,7 +465,8 @@ func (r *Registry) worker(fn func()) {
 // begins, the verbs that make a socket (Open, Accept, Adopt, ...) fail
 // with ErrClosed, as after Close. In DispatchPumped mode it delivers
 // those events itself, on the calling goroutine, as Dispatch does. It
-// returns ctx's error if ctx ended first. Called from a TLS callback
+// returns ctx's error if ctx ended first — before the sockets were done
+// or before their events were delivered (Close drops the rest). Called from a TLS callback
 // during a socket's handshake, it does not wait for that socket, whose
 // flush cannot go on before the callback returns, nor for the events of
 // the flush to be delivered (as Close, it cannot wait for handlers):
@@ -528,7 +529,9 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 		// for. Not from a TLS callback: the handler being run may
 		// wait for this goroutine (see Close).
 		dctx, cancel := r.bound(ctx)
-		r.disp.drain(dctx)
+		if !r.disp.drain(dctx) && ctx.Err() != nil {
+			err = ctx.Err() // Close drops the events not delivered yet
+		}
 		cancel()
 	}
 	return errors.Join(err, r.Close())
