@@ -371,3 +371,21 @@ func TestHalfClosedPeerGetsAnswer(t *testing.T) {
 	require.Equal(t, "answer to question\ngoodbye\n", readEOFData())
 	rec.WaitFor(t, lcsock.EventClosed, "", wait)
 }
+
+// Accept on a port this registry already listens on fails with
+// ErrAlreadyOpen, as its doc says, and leaves the first listener alone:
+// the bind failed first, so the error was ErrListen, which says the
+// system refused the port (found in review C).
+func TestAcceptTwiceOnAPortIsAlreadyOpen(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	port, err := reg.Accept(0, nil, "a")
+	require.NoError(t, err)
+	_, err = reg.Accept(port, nil, "b")
+	require.ErrorIs(t, err, lcsock.ErrAlreadyOpen)
+	require.NotErrorIs(t, err, lcsock.ErrListen)
+	require.Equal(t, []string{strconv.Itoa(port)}, reg.OpenSockets())
+	c, err := net.Dial("tcp", "127.0.0.1:"+itoa(port))
+	require.NoError(t, err)
+	defer c.Close()
+	require.Equal(t, "a", rec.WaitFor(t, lcsock.EventAccepted, "", wait).Name)
+}
