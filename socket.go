@@ -1149,11 +1149,12 @@ func (s *socket) finish() {
 		s.release()
 		s.release = nil
 	}
-	werr := s.rerr
-	if werr == nil {
+	rerr, werr := s.rerr, s.rerr
+	if s.rerr == nil {
+		rerr = &OpError{Op: "read", Socket: s.id, Err: ErrClosed}
 		werr = &OpError{Op: "write", Socket: s.id, Err: ErrClosed}
 	}
-	s.failWaiters(werr)
+	s.failWaiters(rerr, werr)
 	if s.dg != nil {
 		s.failPendingDatagrams(werr)
 	}
@@ -1228,14 +1229,10 @@ func closeTLS(ctx context.Context, c *tls.Conn) {
 	}
 }
 
-// failWaiters ends the blocking calls still waiting and drops the rest.
-// A local close (err is the write ErrClosed finish makes) is labelled
-// "read" for the reads. Called with s.mu held.
-func (s *socket) failWaiters(err error) {
-	rerr := err
-	if oe, ok := err.(*OpError); ok && oe.Op == "write" && oe.Err == ErrClosed {
-		rerr = &OpError{Op: "read", Socket: s.id, Err: ErrClosed}
-	}
+// failWaiters ends the blocking calls still waiting, the reads with
+// rerr and the writes with err, and drops the rest. Called with s.mu
+// held.
+func (s *socket) failWaiters(rerr, err error) {
 	for _, r := range s.reads {
 		if r.blocking {
 			r.done <- readResult{err: rerr}
@@ -1288,7 +1285,7 @@ func (s *socket) fail(err error) {
 		return
 	}
 	// Buffered data remains for reads; drop what can no longer be sent.
-	s.failWaiters(err)
+	s.failWaiters(err, err)
 	if s.dg != nil {
 		s.failPendingDatagrams(err)
 	}
