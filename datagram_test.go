@@ -820,3 +820,29 @@ func TestDatagramStatsCountQueueAndReads(t *testing.T) {
 	srv.WriteTo([]byte("f"), from)
 	require.Equal(t, "f", <-got)
 }
+
+// A handler that panics on a datagram a listener received takes down
+// that sender's socket, not the listener: other senders still get
+// through, as a panic on an accepted TCP connection leaves its listener
+// open.
+func TestDatagramListenerSurvivesHandlerPanic(t *testing.T) {
+	rec := &lcsocktest.Recorder{}
+	reg, _ := newReg(t, lcsock.Config{Handler: lcsock.HandlerFunc(func(ev lcsock.Event) {
+		rec.HandleEvent(ev)
+		if ev.Kind == lcsock.EventDatagram && string(ev.Data) == "boom" {
+			panic("handler fails")
+		}
+	})})
+	port, err := reg.AcceptDatagram(0, nil, "dg")
+	require.NoError(t, err)
+	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
+	bad := udpPeer(t, "udp4", "127.0.0.1:0")
+	bad.WriteTo([]byte("boom"), to)
+	ev := rec.WaitFor(t, lcsock.EventError, bad.LocalAddr().String(), wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrHandlerPanic)
+	require.Contains(t, reg.OpenSockets(), strconv.Itoa(port))
+	good := udpPeer(t, "udp4", "127.0.0.1:0")
+	good.WriteTo([]byte("fine"), to)
+	ev = rec.WaitFor(t, lcsock.EventDatagram, good.LocalAddr().String(), wait)
+	require.Equal(t, "fine", string(ev.Data))
+}
