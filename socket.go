@@ -1719,8 +1719,11 @@ func (r *Registry) WriteWithMessage(id string, data []byte, h Handler, name stri
 	switch {
 	case err != nil:
 		return err
-	case early == len(data) && s.state == stateOpen:
-		// All in the kernel already: no copy, no queue, no writer.
+	case early > 0 && early == len(data):
+		// All in the kernel already: no copy, no queue, no writer. (An
+		// empty write is queued: writeNow did not look at the queue, and
+		// its event comes after those of the writes ahead, or it fails
+		// after CloseWrite.)
 		if name != "" {
 			s.post(h, Event{Kind: EventWritten, Name: name, Socket: s.id})
 		}
