@@ -60,7 +60,7 @@ func (r *Registry) accept(port int, h Handler, message string, o options, tlsCfg
 	host := r.DefaultInterface()
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
-		if port != 0 && r.taken(strconv.Itoa(port)) {
+		if _, lerr := r.lookup("accept", strconv.Itoa(port)); port != 0 && lerr == nil {
 			// The system refuses the port because this registry
 			// listens on it already.
 			return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: ErrAlreadyOpen}
@@ -93,14 +93,6 @@ func (r *Registry) isClosed() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.closed || r.shutdown
-}
-
-// taken reports whether a socket of the registry has the ID id.
-func (r *Registry) taken(id string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, ok := r.sockets[idKey(id)]
-	return ok
 }
 
 // acceptLoop accepts connections until the listener is closed.

@@ -225,25 +225,20 @@ func (c *Conn) mapError(op string, err error) error {
 		return c.opError(op, os.ErrDeadlineExceeded)
 	case c.closed.Load():
 		return c.opError(op, net.ErrClosed)
-	case errors.Is(err, ErrClosed):
-		// Closed locally, or refused because the socket failed (its
-		// buffered input is still to be read): then say why it failed.
-		c.s.mu.Lock()
-		rerr := c.s.rerr
-		c.s.mu.Unlock()
-		if rerr != nil {
-			return rerr
-		}
-	case errors.Is(err, ErrSocketNotOpen):
-		// The socket is closing or finished: it failed, the peer
-		// closed and its input was read (for a reader, the end of the
-		// stream), or it was closed locally.
+	case errors.Is(err, ErrClosed), errors.Is(err, ErrSocketNotOpen):
+		// ErrClosed: closed locally, or refused because the socket
+		// failed (its buffered input still to be read). ErrSocketNotOpen:
+		// closing or finished — it failed, the peer closed and its input
+		// was read (for a reader, the end of the stream), or it was
+		// closed locally. A failure says why it failed.
 		c.s.mu.Lock()
 		peerEOF, rerr := c.s.peerEOF, c.s.rerr
 		c.s.mu.Unlock()
 		switch {
 		case rerr != nil:
 			return rerr
+		case errors.Is(err, ErrClosed):
+			return err
 		case peerEOF && op == "read":
 			return io.EOF
 		}
