@@ -68,9 +68,12 @@ func TestAnyLineEndCRAtReadBufferLimit(t *testing.T) {
 		{"until LF, CR", "1234567\rX\n", lcsock.Until("\n").WithAnyLineEnd(), "1234567\r", "X\n", false},
 		{"until CRLF, CRLF", "1234567\r\nX\n", lcsock.Until("\r\n").WithAnyLineEnd(), "1234567\r\n", "X\n", false},
 		{"second line", "abc\n567\rX\n", lcsock.For(2, lcsock.Lines).WithAnyLineEnd(), "abc\n567\r", "X\n", false},
-		// A line end past the limit still fails.
+		// The byte after the limit may complete any until-read's
+		// delimiter (see TestReadBufferLimitThenEOF).
+		{"binary CRLF", "1234567\r\nX\n", lcsock.Until("\r\n"), "1234567\r\n", "X\n", false},
+		// A line end past that byte still fails.
 		{"CR past the limit", "12345678\rX\n", lcsock.For(1, lcsock.Lines).WithAnyLineEnd(), "", "", true},
-		{"binary CRLF", "1234567\r\nX\n", lcsock.Until("\r\n"), "", "", true},
+		{"binary CRLF past the limit", "12345678\r\nX\n", lcsock.Until("\r\n"), "", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPeer(t)

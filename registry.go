@@ -53,8 +53,11 @@ type Config struct {
 	// full lcsock stops reading from the kernel (TCP pushes back on the
 	// peer), and an until-read that has not found its delimiter in that
 	// many bytes fails with ErrBufferFull, leaving the data buffered.
-	// (A line read WithAnyLineEnd whose line ends in a CR at the limit
-	// may hold one byte more, to tell CR from CRLF.) Zero means 1 MiB.
+	// (A pending read that the limit's bytes do not complete makes the
+	// socket hold one byte more: only that byte, or the end of the
+	// stream right there, tells whether the read fails, completes at the
+	// end of the stream, or completes with a delimiter or CRLF that
+	// straddles the limit.) Zero means 1 MiB.
 	MaxReadBuffer int
 	// MaxDatagramQueue bounds, per datagram socket, the datagrams received
 	// and not yet read or delivered to their handler. Past it datagrams are

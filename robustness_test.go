@@ -287,7 +287,7 @@ func TestHostileFloodMemoryBounded(t *testing.T) {
 	require.Less(t, sent, int64(256<<20))
 	st, err := reg.Stats(id)
 	require.NoError(t, err)
-	require.LessOrEqual(t, st.Buffered, limit)
+	require.LessOrEqual(t, st.Buffered, limit+1)
 	runtime.GC()
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)

@@ -603,15 +603,16 @@ func (s *socket) readSpace() []byte {
 }
 
 // readLimit returns how many unread bytes the socket may hold:
-// Config.MaxReadBuffer, or one more when the head read is a line read
-// with any line end whose line ends in a CR that is the last of those
-// bytes. Its line end was found within the limit; only the next byte
-// tells whether it is a CR or the first half of a CRLF, and without room
-// for that byte the read would fail with ErrBufferFull. Called with s.mu
-// held.
+// Config.MaxReadBuffer, or one more while a pending read is not served by
+// exactly that many. Only the next byte, or the end of the stream, tells
+// whether such a read fails with ErrBufferFull or completes: a stream
+// that ends there completes an until-read short, as any shorter rest
+// would; a line read with any line end whose line ends in a CR at the
+// limit learns whether it is a CR or the first half of a CRLF. Called
+// with s.mu held.
 func (s *socket) readLimit() int {
 	limit := s.reg.cfg.MaxReadBuffer
-	if len(s.reads) > 0 && s.reads[0].m.crWait && len(s.buf)-s.rpos == limit {
+	if len(s.reads) > 0 && !s.eof && len(s.buf)-s.rpos == limit {
 		return limit + 1
 	}
 	return limit

@@ -988,7 +988,7 @@ func TestReadBufferLimit(t *testing.T) {
 	require.ErrorIs(t, err, lcsock.ErrBufferFull)
 	st, err := reg.Stats(id)
 	require.NoError(t, err)
-	require.Equal(t, limit, st.Buffered) // never more than the limit
+	require.Equal(t, limit+1, st.Buffered) // never more than the limit and the byte that tells EOF
 	// Async form: an event with the error, no data.
 	require.NoError(t, reg.ReadWithMessage(id, lcsock.Until("\n"), nil, "line"))
 	ev := rec.WaitFor(t, lcsock.EventRead, id, wait)
@@ -1006,6 +1006,51 @@ func TestReadBufferLimit(t *testing.T) {
 		total += len(got)
 	}
 	require.NoError(t, <-wrote)
+}
+
+// A stream that ends right after exactly MaxReadBuffer bytes is not an
+// overflow: an until-read takes them at the end of the stream as it
+// would any shorter rest (cases 36 and 38). It failed with ErrBufferFull:
+// the reader stopped at the limit and never saw the end. The byte after
+// the limit now tells the two apart; a read that it does not complete
+// fails with ErrBufferFull, keeping the data.
+func TestReadBufferLimitThenEOF(t *testing.T) {
+	const limit = 4 << 10
+	payload := bytes.Repeat([]byte("z"), limit)
+	for _, tc := range []struct {
+		name    string
+		spec    lcsock.ReadSpec
+		sent    []byte
+		wantErr error
+	}{
+		{"until EOF", lcsock.UntilEOF(), payload, nil},
+		{"until LF", lcsock.Until("\n"), payload, io.EOF},
+		{"lines any end", lcsock.For(2, lcsock.Lines).WithAnyLineEnd(), payload, io.EOF},
+		{"over the limit", lcsock.UntilEOF(), append(payload, 'z'), lcsock.ErrBufferFull},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPeer(t)
+			reg, rec := newReg(t, lcsock.Config{MaxReadBuffer: limit})
+			id := p.id("")
+			c := openConnected(t, reg, rec, p, id)
+			_, err := c.Write(tc.sent)
+			require.NoError(t, err)
+			require.NoError(t, c.Close())
+			got, err := reg.Read(ctxWait(t), id, tc.spec)
+			if tc.wantErr == lcsock.ErrBufferFull {
+				require.ErrorIs(t, err, lcsock.ErrBufferFull)
+				require.Empty(t, got)
+				// Nothing was lost: the bytes are still there to read.
+				got, err = reg.Read(ctxWait(t), id, lcsock.For(limit, lcsock.Chars))
+				require.NoError(t, err)
+				require.True(t, bytes.Equal(tc.sent[:limit], got))
+				return
+			}
+			require.Equal(t, tc.wantErr, err)
+			require.True(t, bytes.Equal(tc.sent, got), "got %d bytes", len(got))
+			waitClosed(t, reg, rec, id)
+		})
+	}
 }
 
 // The async write queue is bounded; over it ErrBufferFull and nothing
