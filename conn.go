@@ -80,7 +80,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	if len(p) == 0 {
-		return 0, nil
+		return 0, c.checkOpen("read")
 	}
 	req := readReqs.Get().(*readReq)
 	req.spec, req.blocking, req.dst = upTo(len(p)), true, p
@@ -111,7 +111,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	if len(p) == 0 {
-		return 0, nil
+		return 0, c.checkOpen("write")
 	}
 	n, err := c.s.write(doneContext(done), p, 0)
 	return n, c.mapError("write", err)
@@ -176,8 +176,8 @@ func (a idAddr) String() string { return string(a) }
 
 // SetDeadline sets the read and write deadlines.
 func (c *Conn) SetDeadline(t time.Time) error {
-	if c.closed.Load() {
-		return c.opError("set", net.ErrClosed)
+	if err := c.checkOpen("set"); err != nil {
+		return err
 	}
 	c.rd.set(t)
 	c.wd.set(t)
@@ -187,8 +187,8 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // SetReadDeadline sets the deadline for Read calls, including one that
 // is blocked now. The zero time means none.
 func (c *Conn) SetReadDeadline(t time.Time) error {
-	if c.closed.Load() {
-		return c.opError("set", net.ErrClosed)
+	if err := c.checkOpen("set"); err != nil {
+		return err
 	}
 	c.rd.set(t)
 	return nil
@@ -197,10 +197,30 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 // SetWriteDeadline sets the deadline for Write calls, including one that
 // is blocked now. The zero time means none.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
-	if c.closed.Load() {
-		return c.opError("set", net.ErrClosed)
+	if err := c.checkOpen("set"); err != nil {
+		return err
 	}
 	c.wd.set(t)
+	return nil
+}
+
+// checkOpen returns an error matching net.ErrClosed when the socket was
+// closed locally — through this Conn, another view, CloseSocket,
+// Shutdown or Registry.Close — as a closed TCPConn's descriptor is gone:
+// for the calls that do not reach the socket (deadlines, zero-length
+// reads and writes), which otherwise succeed as on an open TCPConn, even
+// one the peer closed or reset.
+func (c *Conn) checkOpen(op string) error {
+	if c.closed.Load() {
+		return c.opError(op, net.ErrClosed)
+	}
+	s := c.s
+	s.mu.Lock()
+	closed := s.closedLocally || s.state == stateDone && s.rerr == nil && !s.peerEOF
+	s.mu.Unlock()
+	if closed {
+		return c.opError(op, net.ErrClosed)
+	}
 	return nil
 }
 
