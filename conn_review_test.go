@@ -3,6 +3,7 @@ package lcsock_test
 import (
 	"io"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -39,6 +40,15 @@ func TestConnAfterLocalClose(t *testing.T) {
 			_, err = c.Write([]byte("x"))
 			require.ErrorIs(t, err, net.ErrClosed)
 			require.ErrorIs(t, c.CloseWrite(), net.ErrClosed)
+			// As on a closed TCPConn, zero-length calls and deadlines
+			// fail too; they returned nil.
+			_, err = c.Read(nil)
+			require.ErrorIs(t, err, net.ErrClosed)
+			_, err = c.Write(nil)
+			require.ErrorIs(t, err, net.ErrClosed)
+			require.ErrorIs(t, c.SetDeadline(time.Now()), net.ErrClosed)
+			require.ErrorIs(t, c.SetReadDeadline(time.Now()), net.ErrClosed)
+			require.ErrorIs(t, c.SetWriteDeadline(time.Now()), net.ErrClosed)
 		})
 	}
 }
@@ -76,7 +86,11 @@ func TestConnAnswersPeerHalfClose(t *testing.T) {
 					require.NoError(t, err)
 				}
 			}
-			require.NotContains(t, reg.OpenSockets(), id, "socketClosed handled: the ID is gone")
+			// Without a handler the dispatcher still handles socketClosed
+			// (removing the ID) after the Read has seen the end.
+			eventually(t, "socketClosed handled: the ID is gone", func() bool {
+				return !slices.Contains(reg.OpenSockets(), id)
+			})
 
 			n, err := c.Write([]byte("response"))
 			require.NoError(t, err)
