@@ -135,3 +135,53 @@ func TestConnWriteAfterResetIsNotErrClosed(t *testing.T) {
 	_, err = c.Read(buf)
 	require.ErrorIs(t, err, syscall.ECONNRESET)
 }
+
+// A blocking Write queued while the socket connects, whose caller gives
+// up, hands the head of the queue to the write behind it with a fresh
+// timeout clock: that write's clock kept the start (and interval) of the
+// withdrawn one, so its socketTimeout could come early (found in review).
+func TestWithdrawnHeadWriteRestartsClock(t *testing.T) {
+	reg, err := NewRegistry(Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { reg.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	accepted := make(chan net.Conn, 1)
+	go func() { // accepts and says nothing: the TLS open stays connecting
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	t.Cleanup(func() {
+		select {
+		case c := <-accepted:
+			c.Close()
+		default:
+		}
+	})
+	id := ln.Addr().String()
+	require.NoError(t, reg.OpenSecure(id, nil))
+	s, err := reg.lookup("test", id)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	res := make(chan error, 1)
+	go func() {
+		_, err := reg.Write(ctx, id, []byte("a"))
+		res <- err
+	}()
+	waitState(t, s, func() bool { return len(s.writes) == 1 && s.state == stateConnecting })
+	require.NoError(t, reg.WriteWithMessage(id, []byte("b"), nil, "b"))
+	s.mu.Lock()
+	started := s.writeMark
+	s.mu.Unlock()
+	for !time.Now().After(started) {
+	}
+	cancel()
+	require.ErrorIs(t, <-res, context.Canceled)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	require.Len(t, s.writes, 1)
+	require.False(t, s.writes[0].blocking)
+	require.True(t, s.writeMark.After(started), "the clock of the new head write restarted")
+}

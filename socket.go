@@ -1062,6 +1062,13 @@ func (s *socket) popWrite() {
 		s.queued -= len(w.data)
 	}
 	s.writes = popFront(s.writes)
+	s.startHeadClock()
+}
+
+// startHeadClock starts the timeout clock of a new head write, now; in
+// the flush of a closed socket, the flush's interval, set by the close,
+// stays. Called with s.mu held.
+func (s *socket) startHeadClock() {
 	s.writeMark = time.Now()
 	if len(s.writes) > 0 && s.state != stateClosing {
 		head := s.writes[0]
@@ -1086,6 +1093,9 @@ func (s *socket) cancelWrite(w *writeReq, err error) bool {
 			return false
 		}
 		s.writes = append(s.writes[:i], s.writes[i+1:]...)
+		if i == 0 {
+			s.startHeadClock() // the next write's clock, not the withdrawn one's
+		}
 		return true
 	}
 	return false // already completed; the result is in w.done
