@@ -1125,17 +1125,17 @@ func (s *socket) maybeFinish() {
 	if s.owner == nil {
 		s.reg.remove(s)
 		if !s.viewed {
-			s.closeLocked()
+			s.closeLocked(true)
 		}
 		return
 	}
 	s.reg.disp.postThen(s.owner, Event{Kind: EventClosed, Name: "socketClosed", Socket: s.id}, s, func() {
 		s.reg.remove(s)
 		s.mu.Lock()
-		viewed := s.viewed
-		s.mu.Unlock()
-		if !viewed {
-			s.closeLocal()
+		defer s.mu.Unlock()
+		if !s.viewed && s.state != stateDone {
+			s.closedLocally = true
+			s.closeLocked(true)
 		}
 	})
 }
@@ -1317,7 +1317,7 @@ func (s *socket) closeLocal() bool {
 		return false
 	}
 	s.closedLocally = true
-	s.closeLocked()
+	s.closeLocked(false)
 	return true
 }
 
@@ -1330,8 +1330,11 @@ func (s *socket) socketClosedStale() bool {
 	return s.closedLocally
 }
 
-// closeLocked is closeLocal with s.mu held.
-func (s *socket) closeLocked() {
+// closeLocked is closeLocal with s.mu held. Blocking Writes fail, or are
+// cut when being sent, as the closer asked — unless keepBlocking: the
+// close that follows the peer's end of stream, which nobody asked for,
+// flushes them with the asynchronous ones.
+func (s *socket) closeLocked(keepBlocking bool) {
 	switch s.state {
 	case stateDone, stateClosing:
 		return
@@ -1354,7 +1357,7 @@ func (s *socket) closeLocked() {
 	kept := s.writes[:0]
 	for i, w := range s.writes {
 		switch {
-		case !w.blocking:
+		case !w.blocking, keepBlocking:
 			kept = append(kept, w)
 		case i == 0 && s.writing && isTLS(s.conn) && !s.cutWrites:
 			// Being sent, and TLS cannot stop a record halfway and go on
@@ -1625,7 +1628,9 @@ func (r *Registry) ReadWithMessage(id string, spec ReadSpec, h Handler, name str
 // timeout interval in force when Write was called (a wait for the
 // connection or the handshake counts, as in LiveCode; a Write that times
 // out then has sent nothing), ctx's error when ctx ends, ErrClosed when
-// the socket is closed meanwhile, and the error of its socketError when
+// the socket is closed meanwhile (not by the close that follows
+// socketClosed, which flushes it as it flushes WriteWithMessage's
+// writes), and the error of its socketError when
 // it fails meanwhile; then the unsent rest of data is dropped and n says
 // how much the peer may have received. On a TLS
 // socket, a Write cut short by ctx or its timeout also ends the socket
