@@ -501,7 +501,13 @@ type testProxy struct {
 
 func newTestProxy(t *testing.T, handle func(px *testProxy, c net.Conn, br *bufio.Reader) net.Conn) *testProxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return newTestProxyAt(t, "127.0.0.1:0", handle)
+}
+
+// newTestProxyAt is newTestProxy listening on addr.
+func newTestProxyAt(t *testing.T, addr string, handle func(px *testProxy, c net.Conn, br *bufio.Reader) net.Conn) *testProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
 	px := &testProxy{ln: ln, handle: handle}
 	px.wg.Add(1)
@@ -588,7 +594,12 @@ func (px *testProxy) dialTarget(host string, port int) (net.Conn, error) {
 // newSOCKS5 starts a minimal SOCKS5 proxy (RFC 1928, CONNECT only) that
 // asks for user and pass (RFC 1929) unless user is empty.
 func newSOCKS5(t *testing.T, user, pass string) *testProxy {
-	return newTestProxy(t, func(px *testProxy, c net.Conn, br *bufio.Reader) net.Conn {
+	return newSOCKS5At(t, "127.0.0.1:0", user, pass)
+}
+
+// newSOCKS5At is newSOCKS5 listening on addr.
+func newSOCKS5At(t *testing.T, addr, user, pass string) *testProxy {
+	return newTestProxyAt(t, addr, func(px *testProxy, c net.Conn, br *bufio.Reader) net.Conn {
 		read := func(n int) []byte {
 			b := make([]byte, n)
 			if _, err := io.ReadFull(br, b); err != nil {
@@ -823,6 +834,25 @@ func TestFromNameThroughProxyFollowsTheProxy(t *testing.T) {
 	id := "remote.test:" + itoa(p.port())
 	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("up"), lcsock.From("local.test:0"), lcsock.Proxy("socks5h://"+px.addr())))
 	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+}
+
+// Through a proxy named by a host name, a From name with addresses of
+// both families binds the family of the proxy's addresses: it took
+// IPv4 for every named proxy, so a proxy with IPv6 addresses only was
+// "not tried" (found in review R).
+func TestFromNameThroughNamedProxyFollowsTheProxysFamily(t *testing.T) {
+	skipNoIPv6(t)
+	p := newPeer(t)
+	px := newSOCKS5At(t, "[::1]:0", "", "")
+	dns := newFakeDNS(t)
+	dns.setAddrs("local.test.", "127.0.0.1", "::1")
+	dns.setAddrs("proxy.test.", "::1")
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	id := "remote.test:" + itoa(p.port())
+	pxPort := px.ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("up"), lcsock.From("local.test:0"), lcsock.Proxy("socks5://proxy.test:"+itoa(pxPort))))
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	require.Equal(t, []string{"remote.test:" + itoa(p.port())}, px.targets())
 }
 
 // Review findings (fixes1) on proxies and IDNA.

@@ -345,12 +345,9 @@ func (s *socket) targetIs4(ctx context.Context) bool {
 	host := s.addr.Host
 	if p := s.opts.dial.proxy; p != nil {
 		// The connection goes to the proxy, which resolves the target
-		// itself: the proxy's family, and no lookup of the target here.
+		// itself: the proxy's family (a named proxy is looked up), and
+		// no lookup of the target here.
 		host = p.host
-		if t, err := netip.ParseAddr(host); err == nil {
-			return t.Unmap().Is4()
-		}
-		return true
 	}
 	if t, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
 		return t.Unmap().Is4()
