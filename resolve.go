@@ -385,6 +385,15 @@ func parseProxy(rawURL string) (*proxyConfig, error) {
 	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "":
 		return nil, fmt.Errorf("%w: a proxy URL has no path, query or fragment", ErrBadProxy)
 	}
+	// The proxy's host is held to the rules of a socket ID's host, here
+	// rather than when an open dials it.
+	if a, err := netip.ParseAddr(p.host); err == nil {
+		if reason, _ := checkHostChars(a.Zone()); reason != "" {
+			return nil, fmt.Errorf("%w: host %q: bad IPv6 zone: %s", ErrBadProxy, p.host, reason)
+		}
+	} else if _, err := toASCIIHost(p.host); err != nil {
+		return nil, fmt.Errorf("%w: host %q: %v", ErrBadProxy, p.host, err)
+	}
 	p.port = defPort
 	if ps := u.Port(); ps != "" {
 		n, err := strconv.Atoi(ps)

@@ -485,6 +485,24 @@ func TestProxyErrors(t *testing.T) {
 	require.Empty(t, reg.OpenSockets())
 }
 
+// A proxy host that a socket ID could not name is an error from the verb,
+// wrapping ErrBadProxy, as Proxy's doc says of a URL that cannot be
+// used: it was accepted, and each open then failed with a socketError
+// "can't resolve hostname" (found in review R).
+func TestProxyBadHostRefusedByVerb(t *testing.T) {
+	dns := newFakeDNS(t) // the good proxies' names go nowhere
+	reg, _ := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	for _, u := range []string{"http://bad!host:1", "socks5://xn--1ch.example:1", "http://[::1%25a%20b]:1"} {
+		err := reg.Open("y.test:1", nil, lcsock.Proxy(u))
+		require.ErrorIs(t, err, lcsock.ErrBadProxy, u)
+	}
+	require.Empty(t, reg.OpenSockets())
+	for _, u := range []string{"http://bücher.example:1", "socks5://my_proxy.test:1", "http://[::1]:1"} {
+		require.NoError(t, reg.Open("y.test:1", nil, lcsock.Proxy(u)), u)
+		require.NoError(t, reg.CloseSocket("y.test:1"))
+	}
+}
+
 // --- in-test proxies -------------------------------------------------------
 
 // testProxy is a loopback proxy whose handshake is given by handle:
