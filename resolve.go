@@ -765,7 +765,12 @@ func httpConnect(ctx context.Context, conn net.Conn, p *proxyConfig, target stri
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer func() {
 		if !stop() {
-			err = errors.Join(ctx.Err(), err)
+			// One line: DialError gives each attempt's reason on one.
+			if err == nil {
+				err = ctx.Err()
+			} else {
+				err = fmt.Errorf("%w (%w)", err, ctx.Err())
+			}
 		}
 		conn.SetDeadline(time.Time{})
 	}()

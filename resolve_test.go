@@ -336,6 +336,26 @@ func TestConnectTimeoutThroughSilentProxy(t *testing.T) {
 	require.True(t, strings.HasPrefix(ev.Params()[1], "can't connect to host through proxy socks5://"+px.addr()+": timeout after 200ms\n"), ev.Params()[1])
 }
 
+// ConnectTimeout through an HTTP proxy that never answers: the text
+// gives the proxy's address and its reason on one line, as DialError
+// promises; the context's error took a line of its own, first, so the
+// reason stood on a line with no address (found in review R).
+func TestConnectTimeoutThroughSilentHTTPProxy(t *testing.T) {
+	px := newTestProxy(t, func(px *testProxy, c net.Conn, br *bufio.Reader) net.Conn {
+		io.Copy(io.Discard, br) // never answers
+		return nil
+	})
+	reg, rec := newReg(t, lcsock.Config{})
+	id := "target.test:1"
+	require.NoError(t, reg.Open(id, nil, lcsock.Proxy("http://"+px.addr()), lcsock.ConnectTimeout(200*time.Millisecond)))
+	ev := rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrTimeout)
+	lines := strings.Split(ev.Params()[1], "\n")
+	require.Len(t, lines, 2, ev.Params()[1])
+	require.Equal(t, "can't connect to host through proxy http://"+px.addr()+": timeout after 200ms", lines[0])
+	require.True(t, strings.HasPrefix(lines[1], px.addr()+": reading the HTTP proxy's response: "), lines[1])
+}
+
 // IDNA: an internationalised name is kept as written in the ID and
 // resolved in its ASCII form; names IDNA rejects are bad IDs.
 func TestIDNA(t *testing.T) {
