@@ -555,8 +555,10 @@ func (r *Registry) dialTCP(ctx context.Context, d *net.Dialer, o *options, id ID
 func deadlineError(err error, host string, o *options) error {
 	var de *DialError
 	if !errors.As(err, &de) {
+		// A lookup cut short says "timeout", not "can't resolve
+		// hostname"; a From name's failure keeps its sentinel.
 		var ce *causeError
-		if errors.As(err, &ce) {
+		if errors.As(err, &ce) && ce.kind != ErrLocalResolve {
 			err = ce.cause
 		}
 		de = &DialError{Host: host, Attempts: []DialAttempt{{Addr: host, Err: err}}}

@@ -356,6 +356,33 @@ func TestConnectTimeoutThroughSilentHTTPProxy(t *testing.T) {
 	require.True(t, strings.HasPrefix(lines[1], px.addr()+": reading the HTTP proxy's response: "), lines[1])
 }
 
+// A From name that does not resolve gives a one-line reason, as the
+// other open errors do ("sentinel: cause"), and under ConnectTimeout one
+// line per attempt: errors.Join put the sentinel and the resolver's
+// error on lines of their own (found in review R).
+func TestFromNameFailureOneLine(t *testing.T) {
+	dns := newFakeDNS(t)
+	dns.failName("nosuch.test.")
+	dns.hangName("hang.test.")
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	p := newPeer(t)
+	id := p.id("a")
+	require.NoError(t, reg.Open(id, nil, lcsock.From("nosuch.test:0")))
+	ev := rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrLocalResolve)
+	var dnsErr *net.DNSError
+	require.ErrorAs(t, ev.Err, &dnsErr)
+	require.True(t, strings.HasPrefix(ev.Params()[1], "can't resolve local host and port: "), ev.Params()[1])
+	require.NotContains(t, ev.Params()[1], "\n")
+
+	id = p.id("b")
+	require.NoError(t, reg.Open(id, nil, lcsock.From("hang.test:0"), lcsock.ConnectTimeout(100*time.Millisecond)))
+	ev = rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrLocalResolve)
+	require.ErrorIs(t, ev.Err, lcsock.ErrTimeout)
+	require.Len(t, strings.Split(ev.Params()[1], "\n"), 2, ev.Params()[1])
+}
+
 // IDNA: an internationalised name is kept as written in the ID and
 // resolved in its ASCII form; names IDNA rejects are bad IDs.
 func TestIDNA(t *testing.T) {

@@ -370,11 +370,15 @@ func resolveLocal(ctx context.Context, res *net.Resolver, host string, want4 fun
 	}
 	ascii, err := toASCIIHost(host) // checked by From: an internationalised name converts
 	if err != nil {
-		return net.IPAddr{}, errors.Join(ErrLocalResolve, err)
+		return net.IPAddr{}, &causeError{ErrLocalResolve, err}
 	}
 	ips, err := res.LookupIPAddr(ctx, ascii)
-	if err != nil || len(ips) == 0 {
-		return net.IPAddr{}, errors.Join(ErrLocalResolve, err)
+	if err == nil && len(ips) == 0 {
+		err = &net.DNSError{Err: "no such host", Name: ascii, IsNotFound: true}
+	}
+	if err != nil {
+		// "sentinel: cause" on one line, as the other open errors.
+		return net.IPAddr{}, &causeError{ErrLocalResolve, err}
 	}
 	is4 := func(a net.IPAddr) bool { return a.IP.To4() != nil }
 	if !slices.ContainsFunc(ips, func(a net.IPAddr) bool { return is4(a) != is4(ips[0]) }) {
