@@ -208,13 +208,18 @@ func parseLocal(s string) (host string, port int, err error) {
 // hostNameToAddress: it drops "|label" and ":port" and unbrackets an IPv6
 // literal. Text with more than one ':' and no brackets is taken to be a
 // bare IPv6 literal and returned whole. It does not validate the host and
-// returns "" when there is none (such as "[::1" or ":80").
+// returns "" when there is none (such as "[::1" or ":80"). Brackets that
+// do not hold an IPv6 literal followed by nothing or a ':' ("[localhost]",
+// "[::1]junk") are returned with the rest, for the host check to refuse.
 func splitHostName(s string) string {
 	s, _, _ = strings.Cut(s, "|")
 	if rest, ok := strings.CutPrefix(s, "["); ok {
-		host, _, ok := strings.Cut(rest, "]")
-		if !ok {
+		host, after, ok := strings.Cut(rest, "]")
+		switch {
+		case !ok:
 			return ""
+		case !strings.Contains(host, ":"), after != "" && after[0] != ':':
+			return s
 		}
 		return host
 	}

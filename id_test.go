@@ -279,6 +279,10 @@ func TestSplitHostName(t *testing.T) {
 		{"|x", ""},
 		{"[::1", ""},
 		{"[", ""},
+		// Not an IPv6 literal in brackets: left for the host check to refuse.
+		{"[localhost]:80", "[localhost]:80"},
+		{"[::1]junk|x", "[::1]junk"},
+		{"[]", "[]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -1304,3 +1304,20 @@ func TestFromLinkLocalKeepsZone(t *testing.T) {
 	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("up")))
 	rec.WaitFor(t, lcsock.EventConnected, id, wait)
 }
+
+// Brackets that do not hold an IPv6 literal are refused as ParseID
+// refuses them, not looked up: "[localhost]" returned localhost's
+// addresses and "[::1]junk" those of ::1 (review R).
+func TestHostNameToAddressRefusesBadBrackets(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{})
+	for _, name := range []string{"[localhost]", "[localhost]:80", "[::1]junk", "[127.0.0.1]"} {
+		_, err := lcsock.ParseID(name)
+		require.ErrorIs(t, err, lcsock.ErrBadID, name)
+		addrs, err := reg.HostNameToAddress(ctxWait(t), name)
+		require.ErrorIs(t, err, lcsock.ErrBadID, name)
+		require.ErrorIs(t, err, lcsock.ErrInvalidHostAddress, name)
+		require.Empty(t, addrs, name)
+		_, err = reg.HostAddressToName(ctxWait(t), name)
+		require.ErrorIs(t, err, lcsock.ErrBadID, name)
+	}
+}
