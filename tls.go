@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -307,8 +308,17 @@ func (r *Registry) listPool(pool *x509.CertPool) (*x509.CertPool, error) {
 			}
 			files = files[:0]
 			for _, de := range des {
+				f := filepath.Join(entry, de.Name())
+				if de.Type()&fs.ModeSymlink != 0 {
+					// A hashed link, as OpenSSL's c_rehash makes them:
+					// what it points to counts.
+					if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
+						files = append(files, f)
+					}
+					continue
+				}
 				if de.Type().IsRegular() {
-					files = append(files, filepath.Join(entry, de.Name()))
+					files = append(files, f)
 				}
 			}
 		}

@@ -1,0 +1,34 @@
+package lcsock_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/lcsock/lcsock"
+	"github.com/lcsock/lcsock/lcsocktest"
+	"github.com/stretchr/testify/require"
+)
+
+// A certificate folder laid out as OpenSSL's c_rehash makes it — hashed
+// symbolic links to the certificate files, as LiveCode's sslCertificates
+// folders are — is read: the links were skipped as not regular files,
+// and a verified open through such a folder failed with "unknown
+// authority" (found in review).
+func TestCertificateFolderOfSymlinks(t *testing.T) {
+	ca := lcsocktest.NewCA(t)
+	cert, key := ca.Issue(t, "localhost")
+	store := lcsocktest.WriteFile(t, t.TempDir(), "ca.pem", ca.CertPEM)
+	dir := t.TempDir()
+	if err := os.Symlink(store, filepath.Join(dir, "5a4d3c2b.0")); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	reg, rec := newReg(t, lcsock.Config{})
+	reg.SetCertificates([]string{dir})
+	port, _ := tlsEchoServer(t, reg, cert, key)
+	id := "localhost:" + itoa(port)
+	require.NoError(t, reg.OpenSecure(id, nil, lcsock.WithMessage("ok")))
+	ev, ok := rec.Next(lcsock.EventConnected, id, wait)
+	require.True(t, ok, "%v", rec.Events())
+	require.Equal(t, "ok", ev.Name)
+}
