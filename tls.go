@@ -460,6 +460,12 @@ func (r *Registry) Secure(id string, opts ...Option) error {
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	secure := isTLS(s.conn) || s.secured
+	s.mu.Unlock()
+	if secure {
+		return nil // case 93: nothing changes, nothing is read
+	}
 	var cfg *tls.Config
 	if o.tls.server {
 		cfg, err = r.serverTLS(&o.tls)

@@ -32,3 +32,27 @@ func TestCertificateFolderOfSymlinks(t *testing.T) {
 	require.True(t, ok, "%v", rec.Events())
 	require.Equal(t, "ok", ev.Name)
 }
+
+// Case 93: Secure on a socket that is already secure changes nothing and
+// is no error — even when the certificate list has become unreadable or
+// the options name files that do not exist: it used to build (and read)
+// the TLS configuration before seeing that the socket was secure, and
+// failed with ErrCertificates (found in review).
+func TestSecureAlreadySecureReadsNothing(t *testing.T) {
+	ca := lcsocktest.NewCA(t)
+	cert, key := ca.Issue(t, "localhost")
+	reg, rec := newReg(t, lcsock.Config{})
+	reg.SetCertificates([]string{caFile(t, ca)})
+	port, srv := tlsEchoServer(t, reg, cert, key)
+	id := "localhost:" + itoa(port)
+	require.NoError(t, reg.OpenSecure(id, nil, lcsock.WithMessage("ok")))
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	reg.SetCertificates([]string{filepath.Join(t.TempDir(), "gone.pem")})
+	require.NoError(t, reg.Secure(id))
+	require.NoError(t, reg.Secure(id, lcsock.ClientCert("/nonexistent/c.pem", "/nonexistent/k.pem")))
+	require.NoError(t, reg.Secure(id, lcsock.AsServer("/nonexistent/c.pem", "/nonexistent/k.pem")))
+	acc := srv.WaitFor(t, lcsock.EventAccepted, "", wait).Socket // AcceptSecure's side
+	require.NoError(t, reg.Secure(acc))
+	_, err := reg.TLSState(id)
+	require.NoError(t, err)
+}
