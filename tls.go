@@ -486,6 +486,9 @@ func (r *Registry) Secure(id string, opts ...Option) error {
 		return &OpError{Op: "secure", Socket: id, Err: errors.New("Secure cannot upgrade a socket opened with InputEOL")}
 	}
 	if err := s.addWrite(&writeReq{upgrade: &upgrade{cfg: cfg, server: o.tls.server, timeout: o.tls.handshake}, iv: r.TimeoutInterval()}); err != nil {
+		if oe, ok := err.(*OpError); ok {
+			oe.Op = "secure" // the queue's error, of this verb
+		}
 		return err
 	}
 	s.secured = true

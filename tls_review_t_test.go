@@ -56,3 +56,17 @@ func TestSecureAlreadySecureReadsNothing(t *testing.T) {
 	_, err := reg.TLSState(id)
 	require.NoError(t, err)
 }
+
+// Secure on a socket that cannot take it — its write side closed by
+// CloseWrite, or failed with input still buffered for reads — says so
+// as an error of "secure": it was the queue's error, named "write" (found
+// in review).
+func TestSecureRefusedSaysSecure(t *testing.T) {
+	reg, id, _ := openForUpgrade(t)
+	require.NoError(t, reg.CloseWrite(id))
+	err := reg.Secure(id, lcsock.Verify(false))
+	require.ErrorIs(t, err, lcsock.ErrClosed)
+	var oe *lcsock.OpError
+	require.ErrorAs(t, err, &oe)
+	require.Equal(t, "secure", oe.Op, "%v", err)
+}
