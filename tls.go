@@ -119,8 +119,9 @@ func AsServer(cert, key string) Option {
 
 // TLSConfig sets a base *tls.Config; lcsock clones it and never changes
 // the caller's value. Fields set by other options (verification, server
-// name, certificates, ALPN) override the clone's. MinVersion is raised to
-// TLS 1.2 if lower. For OpenSecure, Secure and AcceptSecure.
+// name, certificates, ALPN) override the clone's; its InsecureSkipVerify
+// is ignored: only Verify(false) turns verification off. MinVersion is
+// raised to TLS 1.2 if lower. For OpenSecure, Secure and AcceptSecure.
 func TLSConfig(c *tls.Config) Option {
 	return Option{name: "TLSConfig", verbs: verbAnyTLS, apply: func(o *options) error {
 		o.tls.base = c
@@ -204,11 +205,12 @@ func (r *Registry) clientTLS(o *tlsOptions, host string) (*tls.Config, error) {
 	if o.verifyHost != "" {
 		cfg.ServerName = o.verifyHost
 	}
-	if o.noVerify {
-		// LiveCode's "without verification". The certificate list is not
-		// read (the engine's quirk of failing on it is not copied).
-		cfg.InsecureSkipVerify = true
-	} else {
+	// Verification is Verify's to turn off, not a base TLSConfig's. With
+	// Verify(false), LiveCode's "without verification", the certificate
+	// list is not read (the engine's quirk of failing on it is not
+	// copied).
+	cfg.InsecureSkipVerify = o.noVerify
+	if !o.noVerify {
 		pool, err := r.rootPool()
 		if err != nil {
 			return nil, err

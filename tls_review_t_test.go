@@ -1,6 +1,8 @@
 package lcsock_test
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"os"
 	"path/filepath"
 	"testing"
@@ -69,4 +71,28 @@ func TestSecureRefusedSaysSecure(t *testing.T) {
 	var oe *lcsock.OpError
 	require.ErrorAs(t, err, &oe)
 	require.Equal(t, "secure", oe.Op, "%v", err)
+}
+
+// A base TLSConfig with InsecureSkipVerify does not turn verification
+// off: only Verify(false) does, as the README's security section says.
+// The clone kept it, so OpenSecure — even with an explicit Verify(true)
+// — connected to a self-signed server (found in review).
+func TestBaseConfigCannotSkipVerification(t *testing.T) {
+	cert, key := lcsocktest.SelfSigned(t, "localhost")
+	reg, rec := newReg(t, lcsock.Config{})
+	port, _ := tlsEchoServer(t, reg, cert, key)
+	base := &tls.Config{InsecureSkipVerify: true}
+	for i, opts := range [][]lcsock.Option{
+		{lcsock.TLSConfig(base)},
+		{lcsock.Verify(true), lcsock.TLSConfig(base)},
+	} {
+		id := "localhost:" + itoa(port) + "|" + itoa(i)
+		require.NoError(t, reg.OpenSecure(id, nil, append(opts, lcsock.WithMessage("ok"))...))
+		ev := rec.WaitFor(t, lcsock.EventError, id, wait)
+		require.ErrorIs(t, ev.Err, lcsock.ErrHandshake)
+		var ua x509.UnknownAuthorityError
+		require.ErrorAs(t, ev.Err, &ua)
+		require.Zero(t, rec.Count(lcsock.EventConnected, id))
+	}
+	require.True(t, base.InsecureSkipVerify, "the caller's config is not changed")
 }
