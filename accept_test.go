@@ -121,6 +121,14 @@ func TestCase23ReadFromListener(t *testing.T) {
 	require.ErrorIs(t, reg.ReadWithMessage(strconv.Itoa(port), lcsock.Available(), nil, "x"), lcsock.ErrNotReadable)
 	_, err = reg.Write(ctxWait(t), strconv.Itoa(port), []byte("x"))
 	require.ErrorIs(t, err, lcsock.ErrNotWritable)
+	// Secure, CloseWrite and TLSState say why: a listener has no
+	// connection (Secure read "can't write to this socket" alone).
+	err = reg.Secure(strconv.Itoa(port))
+	require.ErrorIs(t, err, lcsock.ErrNotWritable)
+	require.ErrorContains(t, err, "a listener has no connection")
+	require.ErrorContains(t, reg.CloseWrite(strconv.Itoa(port)), "a listener has no connection")
+	_, err = reg.TLSState(strconv.Itoa(port))
+	require.ErrorContains(t, err, "a listener has no connection")
 }
 
 // Case 24: closing the listener refuses new connections and leaves the

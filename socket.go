@@ -1806,10 +1806,14 @@ func (s *socket) closeWrite() error {
 func (r *Registry) lookupConn(op, id string) (*socket, error) {
 	s, err := r.lookup(op, id)
 	if err == nil && s.listener != nil {
-		if op == "read" {
+		switch op {
+		case "read":
 			return nil, &OpError{Op: op, Socket: id, Err: ErrNotReadable}
+		case "write":
+			return nil, &OpError{Op: op, Socket: id, Err: ErrNotWritable}
 		}
-		return nil, &OpError{Op: op, Socket: id, Err: ErrNotWritable}
+		// Secure, CloseWrite, TLSState: the engine's text, and why.
+		return nil, &OpError{Op: op, Socket: id, Err: errors.Join(ErrNotWritable, errors.New("a listener has no connection"))}
 	}
 	return s, err
 }
