@@ -420,7 +420,8 @@ func renegotiates(cfg *tls.Config) bool {
 
 // TLSState returns the negotiated TLS version, cipher suite, ALPN
 // protocol and peer certificates of a secure socket, or an error wrapping
-// ErrSocketNotOpen or ErrNotSecure.
+// ErrSocketNotOpen or ErrNotSecure (which says so when the socket's
+// handshake has not completed yet).
 func (r *Registry) TLSState(id string) (tls.ConnectionState, error) {
 	s, err := r.lookupConn("tlsstate", id)
 	if err != nil {
@@ -428,8 +429,12 @@ func (r *Registry) TLSState(id string) (tls.ConnectionState, error) {
 	}
 	s.mu.Lock()
 	tc, ok := s.conn.(*tls.Conn)
+	pending := s.secured || s.holdReads // OpenSecure connecting, or Secure called
 	s.mu.Unlock()
-	if !ok {
+	switch {
+	case !ok && pending:
+		return tls.ConnectionState{}, &OpError{Op: "tlsstate", Socket: id, Err: errors.Join(ErrNotSecure, errors.New("its TLS handshake has not completed"))}
+	case !ok:
 		return tls.ConnectionState{}, &OpError{Op: "tlsstate", Socket: id, Err: ErrNotSecure}
 	}
 	return tc.ConnectionState(), nil

@@ -3,6 +3,7 @@ package lcsock_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -95,4 +96,21 @@ func TestBaseConfigCannotSkipVerification(t *testing.T) {
 		require.Zero(t, rec.Count(lcsock.EventConnected, id))
 	}
 	require.True(t, base.InsecureSkipVerify, "the caller's config is not changed")
+}
+
+// TLSState while a secure socket's handshake has not completed says so;
+// it said only "socket is not secure", as for a plain socket (review T).
+func TestTLSStateBeforeHandshakeSaysSo(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	id := ln.Addr().String()
+	require.NoError(t, reg.OpenSecure(id, nil))
+	c, err := ln.Accept() // says nothing: the handshake waits
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = reg.TLSState(id)
+	require.ErrorIs(t, err, lcsock.ErrNotSecure)
+	require.ErrorContains(t, err, "handshake has not completed")
 }
