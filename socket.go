@@ -1501,12 +1501,14 @@ func isTimeout(err error) bool {
 // When the stream ends first, Read returns what the buffer could give
 // (possibly nothing) and io.EOF, unwrapped (UntilEOF returns nil: the end
 // is its condition). It returns an error wrapping ErrTimeout when no byte
-// arrives for the timeout interval in force when Read was called; ctx's
-// error when ctx ends; ErrClosed when the socket is closed meanwhile. On
-// timeout or cancellation nothing is consumed: the buffered bytes stay for
-// the next read. An unknown ID gives ErrSocketNotOpen, an until-read
-// longer than Config.MaxReadBuffer ErrBufferFull (the data stays
-// buffered).
+// arrives for the timeout interval in force when Read was called (the
+// bytes of a TLS handshake that Secure or OpenSecure runs meanwhile do
+// not count: a handshake slower than the interval times the Read out);
+// ctx's error when ctx ends; ErrClosed when the socket is closed
+// meanwhile. On timeout or cancellation nothing is consumed: the buffered
+// bytes stay for the next read. An unknown ID gives ErrSocketNotOpen, an
+// until-read longer than Config.MaxReadBuffer + 1 bytes ErrBufferFull
+// (the data stays buffered).
 func (r *Registry) Read(ctx context.Context, id string, spec ReadSpec) ([]byte, error) {
 	s, err := r.lookupConn("read", id)
 	if err != nil {
