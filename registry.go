@@ -464,16 +464,20 @@ func (r *Registry) worker(fn func()) {
 // Shutdown closes every socket the way CloseSocket does — queued writes
 // are flushed and their events delivered, TLS connections send their
 // close_notify — waits until they are done or ctx ends, then closes the
-// registry as Close does. From the moment it
-// begins, the verbs that make a socket (Open, Accept, Adopt, ...) fail
-// with ErrClosed, as after Close. In DispatchPumped mode it delivers
-// those events itself, on the calling goroutine, as Dispatch does. It
-// returns ctx's error if ctx ended first — before the sockets were done
-// or before their events were delivered (Close drops the rest). Called from a TLS callback
-// during a socket's handshake, it does not wait for that socket, whose
-// flush cannot go on before the callback returns, nor for the events of
-// the flush to be delivered (as Close, it cannot wait for handlers):
-// Close ends it, and drops them.
+// registry as Close does. From the moment it begins, the verbs that make
+// a socket (Open, Accept, Adopt, ...) fail with ErrClosed, as after
+// Close. In DispatchPumped mode it delivers those events itself, on the
+// calling goroutine, as Dispatch does. It returns ctx's error if ctx
+// ended first — before the sockets were done or before their events were
+// delivered (Close drops the rest). Called from a handler in
+// DispatchSerial mode, it waits for the flush but cannot deliver its
+// events, since handlers run one at a time and its own is running: Close
+// drops them (use DispatchPumped, or call Shutdown from another
+// goroutine, to have them). Called from a TLS callback during a socket's
+// handshake, it does not wait for that socket, whose flush cannot go on
+// before the callback returns, nor for the events of the flush to be
+// delivered (as Close, it cannot wait for handlers): Close ends it, and
+// drops them.
 func (r *Registry) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	if r.closed {
