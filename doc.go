@@ -35,7 +35,7 @@
 // to scripts by name. The handler given to Open or Accept receives the
 // socket's life-cycle events (socketClosed, socketError, socketTimeout);
 // the handler given to a read or write receives that request's completion.
-// A nil handler means Config.Handler.
+// A nil handler (or a nil HandlerFunc) means Config.Handler.
 //
 // By default ([DispatchSerial]) one goroutine per registry calls the
 // handlers one at a time, in the order things happened, as LiveCode's

@@ -122,6 +122,9 @@ type Registry struct {
 // NewRegistry returns a registry configured by cfg. It fails with a
 // descriptive error when a field is invalid.
 func NewRegistry(cfg Config) (*Registry, error) {
+	if isNil(cfg.Handler) {
+		cfg.Handler = nil
+	}
 	switch {
 	case cfg.TimeoutInterval < 0:
 		return nil, fmt.Errorf("lcsock: negative TimeoutInterval %v", cfg.TimeoutInterval)
@@ -310,10 +313,18 @@ func (r *Registry) retire(s *socket) {
 }
 
 func (r *Registry) handler(h Handler) Handler {
-	if h != nil {
+	if !isNil(h) {
 		return h
 	}
 	return r.cfg.Handler
+}
+
+// isNil reports whether h is no handler: nil, or a nil HandlerFunc, which
+// would panic at its first event (and the recovery would close the
+// socket) instead of meaning Config.Handler.
+func isNil(h Handler) bool {
+	f, ok := h.(HandlerFunc)
+	return h == nil || ok && f == nil
 }
 
 // CloseSocket closes the socket, as LiveCode's close socket: the ID

@@ -1,6 +1,7 @@
 package lcsock_test
 
 import (
+	"io"
 	"net"
 	"os"
 	"syscall"
@@ -124,4 +125,42 @@ func TestReadCutByCloseWhileConnectingSaysRead(t *testing.T) {
 	var oe *lcsock.OpError
 	require.ErrorAs(t, err, &oe)
 	require.Equal(t, "read", oe.Op)
+}
+
+// A nil HandlerFunc is no handler, as a nil Handler is: its events go to
+// Config.Handler (or are dropped without one). It was called, and its
+// panic closed the socket with a socketError (review D2).
+func TestNilHandlerFuncMeansConfigHandler(t *testing.T) {
+	for _, withDefault := range []bool{true, false} {
+		rec := &lcsocktest.Recorder{}
+		cfg := lcsock.Config{Handler: lcsock.HandlerFunc(nil)}
+		if withDefault {
+			cfg.Handler = rec
+		}
+		reg, err := lcsock.NewRegistry(cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { reg.Close() })
+		p := newPeer(t)
+		id := p.id("")
+		var none lcsock.HandlerFunc
+		require.NoError(t, reg.Open(id, none, lcsock.WithMessage("connected")))
+		c := p.accept()
+		require.NoError(t, reg.ReadWithMessage(id, lcsock.For(5, lcsock.Chars), none, "got"))
+		_, err = c.Write([]byte("hello"))
+		require.NoError(t, err)
+		if withDefault {
+			rec.WaitFor(t, lcsock.EventConnected, id, wait)
+			ev := rec.WaitFor(t, lcsock.EventRead, id, wait)
+			require.Equal(t, "hello", string(ev.Data))
+		} else {
+			// Without a default handler the events are dropped; the
+			// socket stays open and usable.
+			require.NoError(t, reg.WriteWithMessage(id, []byte("x"), none, "sent"))
+			got := make([]byte, 1)
+			_, err = io.ReadFull(c, got)
+			require.NoError(t, err)
+		}
+		require.Equal(t, []string{id}, reg.OpenSockets())
+		require.Zero(t, rec.Count(lcsock.EventError, id), "events: %v", rec.Events())
+	}
 }
