@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -290,21 +291,56 @@ func (d *dispatcher) pop() (pending, bool) {
 }
 
 func (d *dispatcher) loop() {
-	defer close(d.done)
 	d.loopID.Store(goid())
 	var batch []pending
-	for range d.wake {
-		batch = d.take(batch)
-		for i := range batch {
-			if d.closed.Load() {
-				return
+	next, normal := 0, false // batch[next:] is still to deliver
+	defer func() {
+		if !normal && !d.closed.Load() {
+			// A handler called runtime.Goexit (t.FailNow in a handler,
+			// say): this goroutine ends, but delivery goes on, on a new
+			// one, starting with the rest of the batch.
+			if d.logger != nil {
+				d.logger.Error("lcsock: a handler called runtime.Goexit; events go on being delivered")
 			}
-			d.call(batch[i])
-			batch[i] = pending{}
-		}
-		if d.closed.Load() {
+			d.requeue(batch[next:])
+			go d.loop()
 			return
 		}
+		close(d.done)
+	}()
+	for range d.wake {
+		batch = d.take(batch)
+		for next = 0; next < len(batch); {
+			if d.closed.Load() {
+				normal = true
+				return
+			}
+			p := batch[next]
+			batch[next] = pending{}
+			next++
+			d.call(p)
+		}
+		if d.closed.Load() {
+			break
+		}
+	}
+	normal = true
+}
+
+// requeue puts ps back at the front of the queue, unless the registry is
+// closing.
+func (d *dispatcher) requeue(ps []pending) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed.Load() || len(ps) == 0 {
+		return
+	}
+	d.q = append(slices.Clone(ps), d.q[d.head:]...)
+	d.head = 0
+	d.queued.Store(int64(len(d.q)))
+	select {
+	case d.wake <- struct{}{}:
+	default:
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -163,4 +164,25 @@ func TestNilHandlerFuncMeansConfigHandler(t *testing.T) {
 		require.Equal(t, []string{id}, reg.OpenSockets())
 		require.Zero(t, rec.Count(lcsock.EventError, id), "events: %v", rec.Events())
 	}
+}
+
+// A handler that calls runtime.Goexit (t.FailNow in a handler, say) ends
+// the dispatcher's goroutine, but not delivery: the events after it,
+// queued already or to come, still reach their handlers, and Close
+// returns. Every later event was queued and never delivered (review D2).
+func TestHandlerGoexitDeliveryGoesOn(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	p := newPeer(t)
+	id := p.id("")
+	c := openConnected(t, reg, rec, p, id)
+	exit := lcsock.HandlerFunc(func(lcsock.Event) { runtime.Goexit() })
+	require.NoError(t, reg.WriteWithMessage(id, []byte("a"), exit, "exits"))
+	require.NoError(t, reg.WriteWithMessage(id, []byte("b"), rec, "queued behind"))
+	rec.WaitFor(t, lcsock.EventWritten, id, wait)
+	require.NoError(t, reg.ReadWithMessage(id, lcsock.For(2, lcsock.Chars), rec, "later"))
+	_, err := c.Write([]byte("hi"))
+	require.NoError(t, err)
+	ev := rec.WaitFor(t, lcsock.EventRead, id, wait)
+	require.Equal(t, "hi", string(ev.Data))
+	require.NoError(t, reg.Close())
 }
