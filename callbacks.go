@@ -109,7 +109,8 @@ type Event struct {
 // so that an interpreter can forward the event to a script by name:
 //
 //	connected, written, socketClosed, socketTimeout: id
-//	read:                                             id, data (binary chunk reads: comma-separated numbers)
+//	read:                                             id, data (binary chunk reads: comma-separated numbers,
+//	                                                  without a partial chunk the end of stream left, which only Data has)
 //	socketError:                                      id, error text
 //	accepted:                                         new id, listener port
 //	datagram:                                         sender id, data, socket id
