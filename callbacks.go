@@ -369,7 +369,7 @@ func (d *dispatcher) call(p pending) {
 		c.dg.undelivered.Add(-1)
 		p.ev.fromDatagram = nil
 	}
-	if p.ev.Kind == EventClosed && p.s != nil && p.s.socketClosedStale() {
+	if (p.ev.Kind == EventClosed || p.ev.Kind == EventTimeout) && p.s != nil && p.s.socketClosedStale() {
 		return // closed locally while the event waited: none is due
 	}
 	p.h.HandleEvent(p.ev)

@@ -599,6 +599,7 @@ func (s *socket) endDatagram() (closed bool, peers map[netip.AddrPort]*socket) {
 	}
 	s.dg.waiters = nil
 	s.dg.queue = nil
+	s.closedLocally = true // a socketTimeout still queued (resolving) is dropped
 	s.state = stateClosing
 	s.finish()
 	peers, s.dg.peers = s.dg.peers, nil

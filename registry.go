@@ -337,7 +337,7 @@ func isNil(h Handler) bool {
 // socket is still connecting: then it is not connected at all, and its
 // queued writes are dropped (case 66). No
 // socketClosed or socketError is sent for a local close, and a
-// socketClosed still waiting to be delivered is dropped. An unknown ID
+// socketClosed or socketTimeout still waiting to be delivered is dropped. An unknown ID
 // gives an error wrapping ErrSocketNotOpen. It does not block.
 func (r *Registry) CloseSocket(id string) error {
 	s, err := r.lookup("close", id)

@@ -1322,9 +1322,10 @@ func (s *socket) closeLocal() bool {
 	return true
 }
 
-// socketClosedStale reports whether a socketClosed event posted for s
-// has lost its point: s was closed locally after it was posted, and a
-// local close has no socketClosed (case 62).
+// socketClosedStale reports whether a socketClosed or socketTimeout
+// event posted for s has lost its point: s was closed locally after it
+// was posted, and a local close has no socketClosed (case 62), nor
+// socketTimeout (the timer of a closed socket posts none).
 func (s *socket) socketClosedStale() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

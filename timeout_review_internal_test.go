@@ -1,0 +1,106 @@
+package lcsock
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Findings of the timeout review.
+
+// A socketTimeout waiting in the queue when its socket is closed locally
+// is not delivered: a local close ends the socket's events (as a queued
+// socketClosed is dropped), and the timer itself posts none once the
+// socket is closed. It was delivered, so a handler that closed the socket
+// on socketTimeout could get another one for an ID no longer open (found
+// in review).
+func TestQueuedSocketTimeoutDroppedByLocalClose(t *testing.T) {
+	events := make(chan Event, 64)
+	inHandler, proceed, closeErr := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var reg *Registry
+	var id string
+	h := HandlerFunc(func(ev Event) {
+		if ev.Kind == EventRead && ev.Name == "first" {
+			close(inHandler)
+			<-proceed
+			closeErr <- reg.CloseSocket(id)
+			return
+		}
+		events <- ev
+	})
+	reg, id, peer := openToPeer(t, Config{Handler: h})
+	s, err := reg.lookup("test", id)
+	require.NoError(t, err)
+	require.NoError(t, reg.ReadWithMessage(id, For(1, Chars), nil, "first"))
+	_, err = peer.Write([]byte("x"))
+	require.NoError(t, err)
+	<-inHandler
+	reg.SetTimeoutInterval(20 * time.Millisecond)
+	require.NoError(t, reg.ReadWithMessage(id, For(1, Chars), nil, "second"))
+	waitState(t, s, func() bool { return s.timeoutQueued.Load() }) // a socketTimeout is queued
+	close(proceed)
+	require.NoError(t, <-closeErr)
+
+	requireNoTimeoutBeforeMarker(t, reg, events, id)
+}
+
+// The same for a datagram socket closed while its name resolves.
+func TestQueuedDatagramSocketTimeoutDroppedByLocalClose(t *testing.T) {
+	events := make(chan Event, 64)
+	inHandler, proceed, closeErr := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var reg *Registry
+	const id = "hang.test:9"
+	h := HandlerFunc(func(ev Event) {
+		if ev.Kind == EventTimeout && ev.Socket == id {
+			select {
+			case <-inHandler: // a later one
+			default:
+				close(inHandler)
+				<-proceed
+				closeErr <- reg.CloseSocket(id)
+				return
+			}
+		}
+		events <- ev
+	})
+	hang := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		<-ctx.Done() // no answer until the open is given up
+		return nil, ctx.Err()
+	}}
+	reg, err := NewRegistry(Config{Handler: h, Resolver: hang, TimeoutInterval: 20 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(func() { reg.Close() })
+	require.NoError(t, reg.OpenDatagram(id, nil))
+	s, err := reg.lookup("test", id)
+	require.NoError(t, err)
+	<-inHandler
+	waitState(t, s, func() bool { return s.timeoutQueued.Load() }) // another is queued
+	close(proceed)
+	require.NoError(t, <-closeErr)
+	requireNoTimeoutBeforeMarker(t, reg, events, id)
+}
+
+// requireNoTimeoutBeforeMarker queues a marker event, on another socket,
+// and fails if a socketTimeout of id comes out of events before it.
+func requireNoTimeoutBeforeMarker(t *testing.T, reg *Registry, events chan Event, id string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	other := ln.Addr().String()
+	require.NoError(t, reg.Open(other, nil))
+	c, err := ln.Accept()
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, reg.ReadWithMessage(other, Until(""), nil, "marker"))
+	for {
+		ev := nextEvent(t, events)
+		require.False(t, ev.Kind == EventTimeout && ev.Socket == id, "socketTimeout after the local close")
+		if ev.Name == "marker" {
+			break
+		}
+	}
+}
