@@ -438,6 +438,10 @@ func (s *socket) connected(conn net.Conn) {
 	}
 	if len(s.reads) > 0 {
 		s.readMark = now
+		if !s.reads[0].blocking {
+			// The timer may be set for the open's next timeout only.
+			s.armTimer(now.Add(s.readIv))
+		}
 	}
 	s.serveReads()
 	s.startWriter()

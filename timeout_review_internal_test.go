@@ -1,8 +1,10 @@
 package lcsock
 
 import (
+	"bufio"
 	"context"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 
@@ -100,6 +102,49 @@ func requireNoTimeoutBeforeMarker(t *testing.T, reg *Registry, events chan Event
 		ev := nextEvent(t, events)
 		require.False(t, ev.Kind == EventTimeout && ev.Socket == id, "socketTimeout after the local close")
 		if ev.Name == "marker" {
+			break
+		}
+	}
+}
+
+// A read issued while the socket connects, with an interval shorter than
+// the open's, gets its first socketTimeout one interval after the
+// connection: connected restarts the read's clock, and now arms the
+// timer for it. The timer, which had fired for the read while the socket
+// was still connecting and was re-armed for the open's next timeout
+// only, sent none before that (here a minute later) (found in review).
+func TestReadIssuedWhileConnectingTimesOutAfterConnect(t *testing.T) {
+	events := make(chan Event, 64)
+	reg, err := NewRegistry(Config{Handler: HandlerFunc(func(ev Event) { events <- ev }), TimeoutInterval: time.Minute})
+	require.NoError(t, err)
+	t.Cleanup(func() { reg.Close() })
+	// An HTTP CONNECT proxy that answers when told to: the socket
+	// connects then.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	const id = "target.test:80"
+	require.NoError(t, reg.Open(id, nil, Proxy("http://"+ln.Addr().String())))
+	c, err := ln.Accept()
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	req, err := http.ReadRequest(bufio.NewReader(c))
+	require.NoError(t, err)
+	require.Equal(t, http.MethodConnect, req.Method)
+	s, err := reg.lookup("test", id)
+	require.NoError(t, err)
+
+	reg.SetTimeoutInterval(20 * time.Millisecond)
+	require.NoError(t, reg.ReadWithMessage(id, For(1, Chars), nil, "r"))
+	// The read's timer fires while connecting and is re-armed for the open.
+	waitState(t, s, func() bool { return s.timerAt.After(time.Now().Add(10 * time.Second)) })
+	_, err = c.Write([]byte("HTTP/1.1 200 OK\r\n\r\n"))
+	require.NoError(t, err)
+	for {
+		ev := nextEvent(t, events)
+		if ev.Kind == EventTimeout && ev.Op == OpRead {
+			require.Equal(t, id, ev.Socket)
 			break
 		}
 	}
