@@ -443,6 +443,12 @@ func (s *socket) connected(conn net.Conn) {
 			s.armTimer(now.Add(s.readIv))
 		}
 	}
+	if len(s.writes) > 0 {
+		s.writeMark = now // as the reads': the wait for the connection had the open's timeouts
+		if !s.writes[0].blocking {
+			s.armTimer(now.Add(s.writeIv))
+		}
+	}
 	s.serveReads()
 	s.startWriter()
 }
