@@ -1,6 +1,7 @@
 package lcsock
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
@@ -65,6 +66,19 @@ var (
 	// handling is closed with this error.
 	ErrHandlerPanic = errors.New("handler panicked")
 )
+
+// errNilContext is the cause of the error a blocking verb returns when
+// given a nil context.Context (Go's contexts are never nil: use
+// context.Background). It is an error, not a panic, as all bad input is.
+var errNilContext = errors.New("nil context.Context (use context.Background)")
+
+// nilContext returns an *OpError for a nil ctx given to op, or nil.
+func nilContext(ctx context.Context, op, id string) error {
+	if ctx == nil {
+		return &OpError{Op: op, Socket: id, Err: errNilContext}
+	}
+	return nil
+}
 
 type timeoutError struct{}
 

@@ -488,8 +488,11 @@ func (r *Registry) worker(fn func()) {
 // handshake, it does not wait for that socket, whose flush cannot go on
 // before the callback returns, nor for the events of the flush to be
 // delivered (as Close, it cannot wait for handlers): Close ends it, and
-// drops them.
+// drops them. A nil ctx is an error and closes nothing (no panic).
 func (r *Registry) Shutdown(ctx context.Context) error {
+	if err := nilContext(ctx, "shutdown", ""); err != nil {
+		return err // nothing is closed: call it again with a context, or Close
+	}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -569,10 +572,13 @@ func (r *Registry) DispatchMode() DispatchMode { return r.cfg.Dispatch }
 // queued (or ctx ends, or the registry closes), then calls the handlers
 // of every queued event, in order, and returns how many it delivered.
 // It is LiveCode's "wait for messages". Calls from several goroutines
-// take turns.
+// take turns. A nil ctx is an error (no panic).
 func (r *Registry) Dispatch(ctx context.Context) (int, error) {
 	if r.cfg.Dispatch != DispatchPumped {
 		return 0, ErrNotPumped
+	}
+	if err := nilContext(ctx, "dispatch", ""); err != nil {
+		return 0, err
 	}
 	return r.disp.pump(ctx, true)
 }

@@ -46,8 +46,11 @@ var ErrBadProxy = errors.New("invalid proxy URL")
 // ctx's error). A name [ParseID] would refuse as a host (a character the
 // host syntax forbids, or one IDNA refuses) is not looked up: the error
 // wraps ErrInvalidHostAddress and ErrBadID with the reason. Safe for
-// concurrent use.
+// concurrent use. A nil ctx is an error (no panic).
 func (r *Registry) HostNameToAddress(ctx context.Context, name string) ([]string, error) {
+	if err := nilContext(ctx, "hostNameToAddress", name); err != nil {
+		return nil, err
+	}
 	ctx, stop := r.bound(ctx)
 	defer stop()
 	addrs, err := r.lookupAll(ctx, splitHostName(name))
@@ -89,7 +92,11 @@ func (r *Registry) HostNameToAddressWithMessage(name string, h Handler, message 
 // address is used. A name that does not resolve or that ParseID would
 // refuse, or an empty address, gives an *OpError whose text is "invalid
 // host address" (see HostNameToAddress). It blocks until the answer, ctx's end or Close.
+// A nil ctx is an error (no panic).
 func (r *Registry) HostAddressToName(ctx context.Context, addr string) (string, error) {
+	if err := nilContext(ctx, "hostAddressToName", addr); err != nil {
+		return "", err
+	}
 	ctx, stop := r.bound(ctx)
 	defer stop()
 	fail := func(err error) (string, error) {

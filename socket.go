@@ -1519,8 +1519,11 @@ func isTimeout(err error) bool {
 // meanwhile. On timeout or cancellation nothing is consumed: the buffered
 // bytes stay for the next read. An unknown ID gives ErrSocketNotOpen, an
 // until-read longer than Config.MaxReadBuffer + 1 bytes ErrBufferFull
-// (the data stays buffered).
+// (the data stays buffered), a nil ctx an error (no panic).
 func (r *Registry) Read(ctx context.Context, id string, spec ReadSpec) ([]byte, error) {
+	if err := nilContext(ctx, "read", id); err != nil {
+		return nil, err
+	}
 	s, err := r.lookupConn("read", id)
 	if err != nil {
 		return nil, err
@@ -1650,8 +1653,12 @@ func (r *Registry) ReadWithMessage(id string, spec ReadSpec, h Handler, name str
 // socket, a Write cut short by ctx or its timeout also ends the socket
 // (one socketError): TLS cannot go on after a record cut halfway. Any
 // write error on the connection is fatal to the socket: its owner gets
-// one socketError. Write does not keep data after it returns.
+// one socketError. Write does not keep data after it returns. A nil ctx
+// is an error (no panic).
 func (r *Registry) Write(ctx context.Context, id string, data []byte) (int, error) {
+	if err := nilContext(ctx, "write", id); err != nil {
+		return 0, err
+	}
 	s, err := r.lookupConn("write", id)
 	if err != nil {
 		return 0, err
