@@ -128,7 +128,9 @@ func buildOptions(verb, id string, opts []Option) (options, error) {
 			continue
 		}
 		if opt.verbs&bit == 0 {
-			if bit&verbDatagrams != 0 && opt.verbs&verbAnyTLS != 0 {
+			if bit&verbDatagrams != 0 && opt.verbs&^verbAnyTLS == 0 {
+				// A TLS option (one only TLS verbs take): MaxConnections
+				// or InputEOL, which AcceptSecure also takes, are not.
 				return o, &OpError{Op: verb, Socket: id, Err: fmt.Errorf("%w: option %s", ErrDatagramTLS, opt.name)}
 			}
 			return o, &OpError{Op: verb, Socket: id, Err: fmt.Errorf("option %s does not apply to %s", opt.name, verb)}
