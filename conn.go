@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -347,7 +348,9 @@ func (c doneContext) Err() error {
 // EventConnected is sent at once), InputEOL, KeepAlive, NoDelay, and
 // Buffered for bytes already read from conn.
 func (r *Registry) Adopt(id string, conn net.Conn, h Handler, opts ...Option) (string, error) {
-	if conn == nil {
+	if isNil(conn) {
+		// A typed nil (a nil *net.TCPConn) too: its methods would panic,
+		// once adopted even in Close.
 		return "", &OpError{Op: "adopt", Socket: id, Err: errors.New("nil connection")}
 	}
 	var addr ID
@@ -409,6 +412,19 @@ func (r *Registry) Adopt(id string, conn net.Conn, h Handler, opts ...Option) (s
 	s.connected(conn)
 	r.spawn(s.readLoop)
 	return s.id, nil
+}
+
+// isNil reports whether conn is nil or a nil pointer (or other nil
+// value) in a net.Conn.
+func isNil(conn net.Conn) bool {
+	if conn == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(conn); v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
 }
 
 func remoteAddrPort(conn net.Conn) (netip.AddrPort, bool) {

@@ -1,7 +1,9 @@
 package lcsock_test
 
 import (
+	"crypto/tls"
 	"errors"
+	"net"
 	"testing"
 
 	"github.com/lcsock/lcsock"
@@ -29,4 +31,19 @@ func TestDatagramRefusesNonTLSOptionAsSuch(t *testing.T) {
 		require.ErrorIs(t, err, lcsock.ErrDatagramTLS)
 	}
 	require.Empty(t, reg.OpenSockets())
+}
+
+// Adopt of a nil pointer in a net.Conn is refused as a nil connection is
+// (review H: it panicked in RemoteAddr, or — with an ID — registered the
+// socket and panicked, the registry's Close then panicking too).
+func TestAdoptTypedNilConn(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{})
+	for _, c := range []net.Conn{(*net.TCPConn)(nil), (*tls.Conn)(nil)} {
+		for _, id := range []string{"", "127.0.0.1:1|nil"} {
+			_, err := reg.Adopt(id, c, nil)
+			require.ErrorContains(t, err, "nil connection")
+		}
+	}
+	require.Empty(t, reg.OpenSockets())
+	require.NoError(t, reg.Close())
 }
