@@ -1842,7 +1842,8 @@ func (r *Registry) lookupConn(op, id string) (*socket, error) {
 // socket, without the port; "" while it is still connecting, and for a
 // listener. For a datagram socket it is the peer's (a datagram
 // listener's socket for one sender: that sender's). An unknown ID gives
-// an error whose text is LiveCode's "not an open socket".
+// an error whose text is LiveCode's "not an open socket" (ErrNotAnOpenSocket; on a
+// closed registry it also wraps ErrClosed).
 func (r *Registry) PeerAddress(id string) (string, error) {
 	return r.address(id, false)
 }
@@ -1858,7 +1859,10 @@ func (r *Registry) HostAddress(id string) (string, error) {
 
 func (r *Registry) address(id string, local bool) (string, error) {
 	s, err := r.lookup("address", id)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrClosed):
+		return "", errNotOpenClosed{} // LiveCode's text, and the registry's state
+	case err != nil:
 		return "", ErrNotAnOpenSocket
 	}
 	var addr net.Addr
@@ -1890,6 +1894,14 @@ func (r *Registry) address(id string, local bool) (string, error) {
 	}
 	return ap.Addr().Unmap().WithZone(zone).String(), nil
 }
+
+// errNotOpenClosed is PeerAddress's and HostAddress's error on a closed
+// registry: LiveCode's text, wrapping ErrNotAnOpenSocket and ErrClosed
+// (so net.ErrClosed), as every other verb's error then does.
+type errNotOpenClosed struct{}
+
+func (errNotOpenClosed) Error() string   { return ErrNotAnOpenSocket.Error() }
+func (errNotOpenClosed) Unwrap() []error { return []error{ErrNotAnOpenSocket, ErrClosed} }
 
 // Stats are a socket's counters, a snapshot taken by [Registry.Stats].
 type Stats struct {
