@@ -675,6 +675,9 @@ type MulticastError struct {
 }
 
 func (e *MulticastError) Error() string {
+	if e == nil {
+		return "<nil>"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "multicast group %s:", e.Group)
 	names := make([]string, 0, len(e.Failed))
@@ -697,6 +700,9 @@ func (e *MulticastError) Error() string {
 
 // Unwrap returns the per-interface errors.
 func (e *MulticastError) Unwrap() []error {
+	if e == nil {
+		return nil
+	}
 	errs := make([]error, 0, len(e.Failed))
 	for _, err := range e.Failed {
 		errs = append(errs, err)

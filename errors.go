@@ -130,8 +130,13 @@ func (e *OpError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the cause.
-func (e *OpError) Unwrap() error { return e.Err }
+// Unwrap returns the cause (nil on a nil *OpError).
+func (e *OpError) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.Err
+}
 
 // Timeout reports whether the error is a timeout.
 func (e *OpError) Timeout() bool {

@@ -506,6 +506,9 @@ func (a DialAttempt) write(b *strings.Builder) {
 // Unwrap returns ErrConnect, ErrTimeout when the deadline passed, and
 // the error of each attempt.
 func (e *DialError) Unwrap() []error {
+	if e == nil {
+		return nil
+	}
 	errs := []error{ErrConnect}
 	if e.Deadline > 0 {
 		errs = append(errs, ErrTimeout)
@@ -519,7 +522,7 @@ func (e *DialError) Unwrap() []error {
 }
 
 // Timeout reports whether ConnectTimeout ended the open.
-func (e *DialError) Timeout() bool { return e.Deadline > 0 }
+func (e *DialError) Timeout() bool { return e != nil && e.Deadline > 0 }
 
 // errConnectDeadline is the cause of the context ConnectTimeout ends.
 var errConnectDeadline = errors.New("lcsock: connect deadline")
