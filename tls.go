@@ -164,10 +164,16 @@ func SPKIHash(cert *x509.Certificate) [32]byte {
 	return sha256.Sum256(cert.RawSubjectPublicKeyInfo)
 }
 
-// ALPN offers application protocols, in order of preference. For
-// OpenSecure, Secure and AcceptSecure.
+// ALPN offers application protocols, in order of preference. Each name
+// must be 1 to 255 bytes long, as TLS carries it. For OpenSecure, Secure
+// and AcceptSecure.
 func ALPN(protos ...string) Option {
 	return Option{name: "ALPN", verbs: verbAnyTLS, apply: func(o *options) error {
+		for _, p := range protos {
+			if len(p) == 0 || len(p) > 255 {
+				return fmt.Errorf("ALPN protocol name %q: must be 1 to 255 bytes", p)
+			}
+		}
 		o.tls.alpn = protos
 		return nil
 	}}
