@@ -1529,6 +1529,11 @@ func (r *Registry) Read(ctx context.Context, id string, spec ReadSpec) ([]byte, 
 		return nil, err
 	}
 	if s.dg != nil {
+		// The condition never splits or joins datagrams, but a malformed
+		// one is refused as on a TCP socket.
+		if err := spec.validate(0); err != nil {
+			return nil, &OpError{Op: "read", Socket: id, Err: err}
+		}
 		return s.dgRead(ctx, r.TimeoutInterval())
 	}
 	req := readReqs.Get().(*readReq)
@@ -1622,6 +1627,9 @@ func (r *Registry) ReadWithMessage(id string, spec ReadSpec, h Handler, name str
 		return err
 	}
 	if s.dg != nil {
+		if err := spec.validate(0); err != nil { // as Read's
+			return &OpError{Op: "read", Socket: id, Err: err}
+		}
 		return s.dgReadWithMessage(r.handler(h), name)
 	}
 	req := readReqs.Get().(*readReq)
