@@ -57,8 +57,14 @@ func EchoServer(t TB) *Server {
 // handle runs on the connection's goroutine: with several clients,
 // calls may come at the same time. A LineServer sends nothing before the
 // first line: protocols whose server speaks first need their own.
+// A nil handle fails the test at once.
 func LineServer(t TB, handle func(line string) string) *Server {
 	t.Helper()
+	if handle == nil {
+		// Its first line would panic on the server's goroutine, taking
+		// the whole test binary down.
+		t.Fatalf("lcsocktest: LineServer needs a handle function")
+	}
 	return newServer(t, func(c net.Conn) { serveLines(c, handle) })
 }
 

@@ -299,6 +299,17 @@ func TestTLSServerNeedsCA(t *testing.T) {
 	require.Empty(t, tb.cleanups) // nothing was started
 }
 
+// A nil handle is refused when the server is made (review H: it was
+// called on the first line, and the panic on the server's goroutine
+// ended the whole test binary).
+func TestLineServerNeedsHandle(t *testing.T) {
+	tb := &fatalTB{}
+	require.PanicsWithValue(t, fatal("lcsocktest: LineServer needs a handle function"), func() {
+		lcsocktest.LineServer(tb, nil)
+	})
+	require.Empty(t, tb.cleanups) // nothing was started
+}
+
 // The Recorder tells sockets apart as the registry does, and keeps its
 // own copy of read data (found in review: IDs differing in non-UTF-8
 // bytes matched each other, and data lent by LendReadData changed under
