@@ -1530,8 +1530,9 @@ func (r *Registry) Read(ctx context.Context, id string, spec ReadSpec) ([]byte, 
 	}
 	if s.dg != nil {
 		// The condition never splits or joins datagrams, but a malformed
-		// one is refused as on a TCP socket.
-		if err := spec.validate(0); err != nil {
+		// one is refused as on a TCP socket (a listener's ErrNotReadable
+		// first; listen never changes).
+		if err := spec.validate(0); err != nil && !s.dg.listen {
 			return nil, &OpError{Op: "read", Socket: id, Err: err}
 		}
 		return s.dgRead(ctx, r.TimeoutInterval())
@@ -1627,7 +1628,7 @@ func (r *Registry) ReadWithMessage(id string, spec ReadSpec, h Handler, name str
 		return err
 	}
 	if s.dg != nil {
-		if err := spec.validate(0); err != nil { // as Read's
+		if err := spec.validate(0); err != nil && !s.dg.listen { // as Read's
 			return &OpError{Op: "read", Socket: id, Err: err}
 		}
 		return s.dgReadWithMessage(r.handler(h), name)
