@@ -122,7 +122,7 @@ type Registry struct {
 // NewRegistry returns a registry configured by cfg. It fails with a
 // descriptive error when a field is invalid.
 func NewRegistry(cfg Config) (*Registry, error) {
-	if isNil(cfg.Handler) {
+	if isNilHandler(cfg.Handler) {
 		cfg.Handler = nil
 	}
 	switch {
@@ -313,16 +313,16 @@ func (r *Registry) retire(s *socket) {
 }
 
 func (r *Registry) handler(h Handler) Handler {
-	if !isNil(h) {
+	if !isNilHandler(h) {
 		return h
 	}
 	return r.cfg.Handler
 }
 
-// isNil reports whether h is no handler: nil, or a nil HandlerFunc, which
+// isNilHandler reports whether h is no handler: nil, or a nil HandlerFunc, which
 // would panic at its first event (and the recovery would close the
 // socket) instead of meaning Config.Handler.
-func isNil(h Handler) bool {
+func isNilHandler(h Handler) bool {
 	f, ok := h.(HandlerFunc)
 	return h == nil || ok && f == nil
 }
