@@ -2,6 +2,7 @@ package lcsock_test
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"io"
@@ -1320,4 +1321,56 @@ func TestHostNameToAddressRefusesBadBrackets(t *testing.T) {
 		_, err = reg.HostAddressToName(ctxWait(t), name)
 		require.ErrorIs(t, err, lcsock.ErrBadID, name)
 	}
+}
+
+// A blocking Read made while the socket connects counts the wait for the
+// connection, as a blocking Write does and as LiveCode's read deadline,
+// set when the read is made, does: its timeout came one interval after
+// the connection instead, up to twice the interval after the call
+// (review TO). Here the connection (through a proxy that answers late)
+// comes at 0.9 of the interval and the first byte half an interval
+// later: the Read must time out first.
+func TestBlockingReadCountsTheWaitForTheConnection(t *testing.T) {
+	const iv = 400 * time.Millisecond
+	release, send, end := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	px := newTestProxy(t, func(px *testProxy, c net.Conn, br *bufio.Reader) net.Conn {
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return nil
+			}
+			if line == "\r\n" {
+				break
+			}
+		}
+		for _, step := range []struct {
+			after chan struct{}
+			write string
+		}{{release, "HTTP/1.1 200 OK\r\n\r\n"}, {send, "late\n"}} {
+			select {
+			case <-step.after:
+			case <-end:
+				return nil
+			}
+			c.Write([]byte(step.write))
+		}
+		<-end
+		return nil
+	})
+	t.Cleanup(func() { close(end) })
+	reg, rec := newReg(t, lcsock.Config{TimeoutInterval: iv})
+	id := "target.test:1"
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("up"), lcsock.Proxy("http://"+px.addr())))
+	start := time.Now()
+	res := make(chan error, 1)
+	go func() {
+		_, err := reg.Read(context.Background(), id, lcsock.Until("\n"))
+		res <- err
+	}()
+	<-time.After(time.Until(start.Add(iv * 9 / 10))) // pacing, not waiting for an event
+	close(release)
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	<-time.After(iv / 2)
+	close(send)
+	require.ErrorIs(t, <-res, lcsock.ErrTimeout)
 }

@@ -429,7 +429,8 @@ func (s *socket) connected(conn net.Conn) {
 	s.state = stateOpen
 	now := time.Now()
 	s.connectAt = now
-	s.lastRecv = now
+	// Not lastRecv: a blocking Read made while connecting counts the wait
+	// for the connection, as a blocking Write does.
 	if s.opts.message != "" {
 		s.post(s.owner, Event{Kind: EventConnected, Name: s.opts.message, Socket: s.id})
 	}
@@ -1512,8 +1513,9 @@ func isTimeout(err error) bool {
 // When the stream ends first, Read returns what the buffer could give
 // (possibly nothing) and io.EOF, unwrapped (UntilEOF returns nil: the end
 // is its condition). It returns an error wrapping ErrTimeout when no byte
-// arrives for the timeout interval in force when Read was called (the
-// bytes of a TLS handshake that Secure or OpenSecure runs meanwhile do
+// arrives for the timeout interval in force when Read was called (a wait
+// for the connection counts, as for Write and in LiveCode; the bytes of a
+// TLS handshake that Secure or OpenSecure runs meanwhile do
 // not count: a handshake slower than the interval times the Read out);
 // ctx's error when ctx ends; ErrClosed when the socket is closed
 // meanwhile. On timeout or cancellation nothing is consumed: the buffered
