@@ -159,7 +159,7 @@ func PinSHA256(pins ...[32]byte) Option {
 }
 
 // SPKIHash returns the SHA-256 of a certificate's SubjectPublicKeyInfo,
-// the value PinSHA256 takes.
+// the value PinSHA256 takes. cert must not be nil.
 func SPKIHash(cert *x509.Certificate) [32]byte {
 	return sha256.Sum256(cert.RawSubjectPublicKeyInfo)
 }
