@@ -80,6 +80,9 @@ func (c *chat) HandleEvent(ev lcsock.Event) {
 		c.reg.ReadWithMessage(ev.Socket, lcsock.Until("\n"), c, "gotLine")
 	case lcsock.EventRead: // gotLine id, line
 		if ev.EOF {
+			if len(ev.Data) > 0 { // a last line without a line end
+				c.say(ev.Socket, strings.TrimRight(string(ev.Data), "\r\n"))
+			}
 			return // the stream ended: socketClosed follows
 		}
 		if ev.Err != nil { // a line longer than Config.MaxReadBuffer

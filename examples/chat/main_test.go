@@ -64,6 +64,25 @@ func TestChat(t *testing.T) {
 	require.Equal(t, "alice: hi all\nbob: hello alice\nalice: carol left\n", p.Stdout.String())
 }
 
+// A last line without a line end, sent as the client ends its side of
+// the stream, still goes to the others (the read that the end of the
+// stream completes carries it), before the client leaves.
+func TestChatLastLineWithoutLineEnd(t *testing.T) {
+	p := extest.Start(t, run, "-port", "0")
+	addr := "127.0.0.1:" + p.Stderr.WaitFor(t, `listening on port (\d+)\n`)[1]
+	alice, bob := join(t, addr), join(t, addr)
+	p.Stderr.WaitFor(t, `\(2 connected\)`)
+
+	alice.say("alice: bye")
+	require.NoError(t, alice.Conn.(*net.TCPConn).CloseWrite())
+	// Events come one at a time, in order: the line is said before
+	// alice's socketClosed makes her leave.
+	p.Stderr.WaitFor(t, `left \(1 connected\)`)
+	require.Equal(t, "alice: bye\n", p.Stdout.String())
+	require.Equal(t, "alice: bye\n", bob.hear(t))
+	require.NoError(t, p.Stop(t))
+}
+
 func TestBadInput(t *testing.T) {
 	extest.CheckBadInput(t, "chat", [][]string{{"-port", "-1"}, {"-port"}, {"extra"}})
 }
