@@ -61,7 +61,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		case lcsock.EventRead: // gotLine id, line
 			if len(ev.Data) > 0 {
 				fmt.Fprintf(stdout, "%s %s\n", ev.Socket, strings.TrimRight(string(ev.Data), "\r\n"))
-				reg.WriteWithMessage(ev.Socket, ev.Data, nil, "")
+				if err := reg.WriteWithMessage(ev.Socket, ev.Data, nil, ""); err != nil {
+					// A client that reads nothing fills its write queue
+					// (Config.MaxWriteQueue): drop it rather than a line.
+					fmt.Fprintf(stderr, "echo: %s: %s\n", ev.Socket, lcsock.ErrorText(err))
+					reg.CloseSocket(ev.Socket)
+					return
+				}
 			}
 			switch {
 			case ev.Err == nil:

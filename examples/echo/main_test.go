@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"os"
@@ -76,6 +77,31 @@ func TestLineTooLong(t *testing.T) {
 	_, err := io.ReadAll(c)
 	require.NotErrorIs(t, err, os.ErrDeadlineExceeded)
 	p.Stderr.WaitFor(t, `: buffer full\n`)
+}
+
+// A client that sends far more than it reads fills its write queue
+// (Config.MaxWriteQueue, 16 MiB): the server must say so and close the
+// connection, not drop lines silently and carry on.
+func TestClientThatDoesNotRead(t *testing.T) {
+	p, addr := start(t)
+	c, _ := dial(t, addr)
+	line := append(bytes.Repeat([]byte("x"), 64<<10-1), '\n')
+	const lines = 640 // 40 MiB
+	wrote := make(chan struct{})
+	go func() { // reads nothing until it has written everything
+		defer close(wrote)
+		for range lines {
+			if _, err := c.Write(line); err != nil {
+				return // the server closed the connection
+			}
+		}
+		c.(*net.TCPConn).CloseWrite()
+	}()
+	<-wrote
+	echoed, _ := io.ReadAll(c)
+	require.Less(t, len(echoed), lines*len(line), "the write queue never filled")
+	require.NoError(t, p.Stop(t))
+	require.Contains(t, p.Stderr.String(), ": buffer full\n", "lines were dropped silently")
 }
 
 func TestBadInput(t *testing.T) {
