@@ -280,7 +280,13 @@ func listen(ctx context.Context, cfg lcsock.Config, port int, spec lcsock.ReadSp
 			reg.ReadWithMessage(ev.Socket, spec, nil, "data")
 		case lcsock.EventRead:
 			if echo {
-				reg.WriteWithMessage(ev.Socket, ev.Data, nil, "")
+				if err := reg.WriteWithMessage(ev.Socket, ev.Data, nil, ""); err != nil {
+					// A client that reads nothing fills its write queue
+					// (Config.MaxWriteQueue): close it rather than drop data.
+					fmt.Fprintf(stderr, "lcsock: %s: %s\n", ev.Socket, lcsock.ErrorText(err))
+					reg.CloseSocket(ev.Socket)
+					return
+				}
 			} else {
 				stdout.Write(ev.Data)
 			}

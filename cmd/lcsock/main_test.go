@@ -181,3 +181,36 @@ func TestTLSConnectListen(t *testing.T) {
 	cancel()
 	require.Equal(t, 0, <-done)
 }
+
+// listen -echo with a client that sends far more than it reads: once the
+// client's write queue (Config.MaxWriteQueue, 16 MiB) is full, the tool
+// says so and closes the connection instead of dropping data silently.
+func TestListenEchoClientThatDoesNotRead(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var errs syncBuffer
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"listen", "-echo", "0"}, nil, io.Discard, &errs) }()
+	var port string
+	require.Eventually(t, func() bool {
+		_, port, _ = strings.Cut(errs.String(), "listening on port ")
+		port, _, _ = strings.Cut(port, "\n")
+		return port != ""
+	}, 5*time.Second, 10*time.Millisecond)
+	c, err := net.Dial("tcp", "127.0.0.1:"+port)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetDeadline(time.Now().Add(30*time.Second)))
+	chunk := bytes.Repeat([]byte("x"), 64<<10)
+	const chunks = 640 // 40 MiB
+	for range chunks { // read nothing until everything is written
+		if _, err := c.Write(chunk); err != nil {
+			break // the tool closed the connection
+		}
+	}
+	c.(*net.TCPConn).CloseWrite()
+	echoed, _ := io.ReadAll(c)
+	require.Less(t, len(echoed), chunks*len(chunk), "the write queue never filled")
+	cancel()
+	require.Equal(t, 0, <-done, errs.String())
+	require.Contains(t, errs.String(), ": buffer full\n", "data was dropped silently")
+}
