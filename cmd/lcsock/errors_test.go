@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -138,4 +139,38 @@ func TestBadArgumentsOneLineError(t *testing.T) {
 		require.True(t, strings.HasPrefix(errs.String(), "lcsock: "), "%q: %q", tc.args, errs.String())
 		require.Equal(t, 1, strings.Count(errs.String(), "\n"), "%q: one line: %q", tc.args, errs.String())
 	}
+}
+
+// zeros is an endless stdin.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// connect to a peer that reads nothing: once a write of stdin times out,
+// the rest of stdin would never be sent, so the tool fails with the
+// write's error instead of carrying on as if all was sent.
+func TestConnectWriteTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c // read nothing
+		}
+		close(accepted)
+	}()
+	defer func() {
+		if c := <-accepted; c != nil {
+			c.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // bounds a failing test
+	defer cancel()
+	var out, errs syncBuffer
+	code := run(ctx, []string{"connect", "-timeout", "200ms", ln.Addr().String()}, zeros{}, &out, &errs)
+	require.NoError(t, ctx.Err(), "connect kept running after its write failed; stderr: %s", errs.String())
+	require.Equal(t, 1, code, errs.String())
+	require.Contains(t, errs.String(), "timeout")
 }

@@ -247,12 +247,19 @@ func connect(ctx context.Context, cfg lcsock.Config, id string, spec lcsock.Read
 	if err != nil {
 		return err
 	}
+	stuck := make(chan error, 1) // a write of stdin that timed out
 	go func() {
 		buf := make([]byte, 32<<10)
 		for {
 			n, rerr := stdin.Read(buf)
 			if n > 0 {
 				if _, err := reg.Write(ctx, id, buf[:n]); err != nil {
+					// A timeout leaves the socket open and the rest of
+					// stdin unsent: that is the outcome. Other failures
+					// end the socket, and its event reports them.
+					if errors.Is(err, lcsock.ErrTimeout) {
+						stuck <- err
+					}
 					return
 				}
 			}
@@ -264,6 +271,8 @@ func connect(ctx context.Context, cfg lcsock.Config, id string, spec lcsock.Read
 	}()
 	select {
 	case err := <-done:
+		return err
+	case err := <-stuck:
 		return err
 	case <-ctx.Done():
 		return nil
