@@ -547,10 +547,21 @@ func (m *Module) wait(L *lua.LState) int {
 		if s < 0 || math.IsNaN(s) {
 			L.ArgError(1, "seconds must not be negative")
 		}
-		if d := duration(s, time.Second); d < math.MaxInt64 { // else: no limit
+		d := duration(s, time.Second)
+		if d < math.MaxInt64 { // else: no limit
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, d)
 			defer cancel()
+		}
+		if d <= 0 {
+			// No time to wait: run what is queued. Dispatch with a
+			// context that has already ended may deliver nothing.
+			return m.pump(L, func() (int, error) {
+				if n := m.reg.DispatchPending(); n > 0 {
+					return n, nil
+				}
+				return m.reg.Dispatch(ctx) // ended: a closed registry, or no time left
+			})
 		}
 	}
 	return m.pump(L, func() (int, error) { return m.reg.Dispatch(ctx) })

@@ -639,3 +639,27 @@ socket.timeout(10000)
 `)
 	require.Equal(t, "true true\n", out)
 }
+
+// socket.wait(0) runs the messages already queued, as LiveCode's "wait 0
+// seconds with messages" does; it delivered nothing most of the time,
+// its context having ended before Dispatch looked at the queue.
+func TestWaitZeroRunsQueuedMessages(t *testing.T) {
+	port := peer(t, echo)
+	in := newInterp(t)
+	in.set("ID", "127.0.0.1:"+strconv.Itoa(port)+"|z")
+	out := in.run(t, `
+function connected(id) isOpen = true end
+function sent(id) n = n + 1 end
+assert(socket.open(ID, "connected"))
+waitfor(function() return isOpen end)
+n = 0
+local missed = 0
+for i = 1, 20 do
+  assert(socket.write(ID, "y", "sent")) -- sent at once: its message is queued on return
+  if socket.wait(0) ~= 1 then missed = missed + 1 end
+end
+waitfor(function() return n == 20 end)
+show(missed, socket.wait(0))
+`)
+	require.Equal(t, "0 0\n", out)
+}
