@@ -171,42 +171,53 @@ func (m *Module) deliver(obj *lua.LTable, msg lua.LValue, ev lcsock.Event) {
 		L = m.L
 	}
 	name := "function"
+	if s, ok := msg.(lua.LString); ok {
+		name = string(s)
+	}
 	var fn *lua.LFunction
 	var self lua.LValue
-	switch msg := msg.(type) {
-	case *lua.LFunction:
-		fn = msg
-	case lua.LString:
-		name = string(msg)
-		if obj != nil {
-			if f, ok := L.GetField(obj, name).(*lua.LFunction); ok {
-				fn, self = f, obj
+	// The lookup may run Lua code that raises an error (an __index
+	// metamethod, a guard against undefined globals): run it protected,
+	// as the callback is. Unprotected, the error would unwind through
+	// lcsock, which would swallow it and leave the state half unwound.
+	err := L.CallByParam(lua.P{Fn: L.NewFunction(func(L *lua.LState) int {
+		switch msg := msg.(type) {
+		case *lua.LFunction:
+			fn = msg
+		case lua.LString:
+			if obj != nil {
+				if f, ok := L.GetField(obj, name).(*lua.LFunction); ok {
+					fn, self = f, obj
+				}
+			}
+			if fn == nil {
+				if f, ok := L.GetGlobal(name).(*lua.LFunction); ok {
+					fn = f
+				}
 			}
 		}
-		if fn == nil {
-			if f, ok := L.GetGlobal(name).(*lua.LFunction); ok {
-				fn = f
-			}
-		}
-	}
-	if fn == nil {
+		return 0
+	}), NRet: 0, Protect: true})
+	if err == nil && fn == nil {
 		return // nobody handles it: dropped, as in LiveCode
 	}
 	params := ev.Params()
-	args := make([]lua.LValue, 0, len(params)+1)
-	if self != nil {
-		args = append(args, self)
-	}
-	for _, p := range params {
-		args = append(args, lua.LString(p))
-	}
+	if err == nil {
+		args := make([]lua.LValue, 0, len(params)+1)
+		if self != nil {
+			args = append(args, self)
+		}
+		for _, p := range params {
+			args = append(args, lua.LString(p))
+		}
 
-	savedMe := m.me
-	m.me, m.result = obj, ev.Result()
-	m.depth++
-	err := L.CallByParam(lua.P{Fn: fn, NRet: 0, Protect: true}, args...)
-	m.depth--
-	m.me = savedMe
+		savedMe := m.me
+		m.me, m.result = obj, ev.Result()
+		m.depth++
+		err = L.CallByParam(lua.P{Fn: fn, NRet: 0, Protect: true}, args...)
+		m.depth--
+		m.me = savedMe
+	}
 	if err != nil {
 		ae, ok := err.(*lua.ApiError)
 		if !ok {

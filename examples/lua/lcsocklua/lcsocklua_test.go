@@ -663,3 +663,27 @@ show(missed, socket.wait(0))
 `)
 	require.Equal(t, "0 0\n", out)
 }
+
+// Looking a message up may raise a Lua error (here a guard against
+// undefined globals, for a message nobody handles): socket.wait reports
+// it as a callback error, and the script goes on. The lookup ran
+// unprotected: lcsock swallowed the error as a handler panic, and the
+// rest of the script silently never ran.
+func TestMessageLookupError(t *testing.T) {
+	port := peer(t, echo)
+	in := newInterp(t)
+	in.set("ID", "127.0.0.1:"+strconv.Itoa(port)+"|s")
+	out := in.run(t, `
+local client = {}
+function client:connected(id) self.open = true end
+setmetatable(_G, {__index = function(_, k) error("undefined global " .. k, 2) end})
+assert(socket.open(ID, "connected", {handlers = client}))
+while not client.open do socket.wait(5) end
+assert(socket.write(ID, "y\n"))
+assert(socket.read(ID, "\n", "nobodyHandlesThis"))
+local ok, err = pcall(socket.wait, 5)
+show(ok, err:match("error in nobodyHandlesThis [^ ]+: .*undefined global nobodyHandlesThis") ~= nil)
+show("still running", #socket.opensockets())
+`)
+	require.Equal(t, "false true\n\"still running\" 1\n", out)
+}
