@@ -136,8 +136,12 @@ func (c *client) next() {
 
 // gotReply handles one line of a reply.
 func (c *client) gotReply(ev lcsock.Event) {
-	if ev.Err != nil { // the stream ended first
+	if ev.EOF { // the stream ended first
 		c.fail(errors.New("the server closed the connection"))
+		return
+	}
+	if ev.Err != nil { // a line longer than Config.MaxReadBuffer
+		c.fail(errors.New(lcsock.ErrorText(ev.Err)))
 		return
 	}
 	line := strings.TrimSuffix(string(ev.Data), "\r\n")

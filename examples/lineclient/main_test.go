@@ -183,3 +183,12 @@ func TestBadInput(t *testing.T) {
 	require.Contains(t, stderr, "can't connect to host")
 	require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
 }
+
+// A reply line longer than lcsock's read buffer (1 MiB) ends the
+// dialogue with that reason: the server did not close the connection,
+// as the error said.
+func TestReplyTooLong(t *testing.T) {
+	addr, _ := smtpServer(t, "220 "+strings.Repeat("x", 2<<20), nil)
+	p := extest.Start(t, run, "-addr", addr)
+	require.ErrorContains(t, p.Wait(t), "greeting: buffer full")
+}
