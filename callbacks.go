@@ -386,8 +386,16 @@ func (d *dispatcher) pump(ctx context.Context, wait bool) (int, error) {
 	if me := goid(); d.pumpOwner.Load() != me {
 		select {
 		case d.pumpSem <- struct{}{}:
-		case <-ctx.Done():
-			return 0, ctx.Err()
+		default:
+			// Another goroutine pumps: wait for the turn while ctx
+			// lasts. Not in one select with the free case above, which
+			// an ended ctx would win at random: the events already
+			// queued are delivered even then.
+			select {
+			case d.pumpSem <- struct{}{}:
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
 		}
 		d.pumpOwner.Store(me)
 		defer func() {

@@ -572,7 +572,9 @@ func (r *Registry) DispatchMode() DispatchMode { return r.cfg.Dispatch }
 // queued (or ctx ends, or the registry closes), then calls the handlers
 // of every queued event, in order, and returns how many it delivered.
 // It is LiveCode's "wait for messages". Calls from several goroutines
-// take turns. A nil ctx is an error (no panic).
+// take turns. The events already queued are delivered even when ctx has
+// ended; only the waits (for an event, for the turn) end with ctx. A nil
+// ctx is an error (no panic).
 func (r *Registry) Dispatch(ctx context.Context) (int, error) {
 	if r.cfg.Dispatch != DispatchPumped {
 		return 0, ErrNotPumped

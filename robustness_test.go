@@ -293,3 +293,34 @@ func TestHostileFloodMemoryBounded(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	require.Less(t, int64(after.HeapInuse)-int64(before.HeapInuse), int64(8<<20), "heap grew past the read buffer bound")
 }
+
+// Dispatch with a ctx that has already ended delivers the events already
+// queued: only its waits end with ctx. It delivered them or returned
+// ctx's error at random (a select between the free turn and the ended
+// ctx), so an interpreter's "wait 0" skipped queued messages (review X).
+func TestDispatchEndedCtxDeliversQueued(t *testing.T) {
+	rec := &lcsocktest.Recorder{}
+	reg, err := lcsock.NewRegistry(lcsock.Config{Dispatch: lcsock.DispatchPumped, Handler: rec})
+	require.NoError(t, err)
+	defer reg.Close()
+	p := newPeer(t)
+	id := p.id("")
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("c")))
+	p.accept()
+	for rec.Count(lcsock.EventConnected, id) == 0 {
+		_, err := reg.Dispatch(ctxWait(t))
+		require.NoError(t, err)
+	}
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 50 {
+		// Until("") completes at once: its event is queued before the call returns.
+		require.NoError(t, reg.ReadWithMessage(id, lcsock.Until(""), nil, "r"))
+		n, err := reg.Dispatch(ended)
+		require.NoError(t, err, "round %d", i)
+		require.Equal(t, 1, n, "round %d", i)
+	}
+	n, err := reg.Dispatch(ended) // nothing queued: the wait ends with ctx
+	require.ErrorIs(t, err, context.Canceled)
+	require.Zero(t, n)
+}
