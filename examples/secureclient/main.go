@@ -79,6 +79,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			reg.WriteWithMessage(id, []byte(*line+"\n"), nil, "")
 			reg.ReadWithMessage(id, lcsock.Until("\n"), nil, "gotReply")
 		case lcsock.EventRead: // gotReply id, line
+			if ev.Err != nil && !ev.EOF { // a line longer than Config.MaxReadBuffer
+				finish(ev.Err)
+				return
+			}
 			stdout.Write(ev.Data)
 			if len(ev.Data) == 0 {
 				finish(errors.New("the server closed the connection without replying"))

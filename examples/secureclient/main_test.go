@@ -74,3 +74,14 @@ func TestBadInput(t *testing.T) {
 	require.Contains(t, stderr, "error loading certificates")
 	require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
 }
+
+// A reply line longer than the read buffer is reported as such; it was
+// reported as the server closing without replying (review X).
+func TestReplyTooLong(t *testing.T) {
+	srv := lcsocktest.TLSServer(t, lcsocktest.NewCA(t), "localhost") // an echo server
+	var stdout, stderr extest.Output
+	long := strings.Repeat("x", lcsock.DefaultMaxReadBuffer+10)
+	err := run(context.Background(), []string{"-addr", srv.Addr(), "-verify-host", "localhost", "-ca", srv.CAFile(), "-line", long}, &stdout, &stderr)
+	require.ErrorIs(t, err, lcsock.ErrBufferFull)
+	require.Empty(t, stdout.String())
+}
