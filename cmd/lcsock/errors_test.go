@@ -33,11 +33,15 @@ func TestUDPSendRefused(t *testing.T) {
 	require.Empty(t, out.String())
 }
 
-// A negative -timeout is bad input: status 2, like every other bad flag.
+// A negative or zero -timeout is bad input: status 2, like every other
+// bad flag. Zero quietly meant the 10 s default (review X).
 func TestNegativeTimeout(t *testing.T) {
-	var errs syncBuffer
-	code := run(context.Background(), []string{"connect", "-timeout", "-1s", "127.0.0.1:1"}, strings.NewReader(""), &errs, &errs)
-	require.Equal(t, 2, code, errs.String())
+	for _, d := range []string{"-1s", "0"} {
+		var errs syncBuffer
+		code := run(context.Background(), []string{"connect", "-timeout", d, "127.0.0.1:1"}, strings.NewReader(""), &errs, &errs)
+		require.Equal(t, 2, code, errs.String())
+		require.Contains(t, errs.String(), "must be positive")
+	}
 }
 
 // -h, alone or after a verb, prints the usage to stderr and succeeds.

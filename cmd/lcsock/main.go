@@ -34,7 +34,7 @@ const usage = `usage:
 flags:
   -until DELIM   read until DELIM (Go escapes allowed, e.g. '\r\n'); default: whatever arrives
   -echo          listen: send every read back to its sender
-  -timeout DUR   socket timeout interval (default 10s)
+  -timeout DUR   socket timeout interval, positive (default 10s)
   -tls           connect: open a secure socket (verified against the system roots and -ca)
   -verify-host H connect -tls: check the certificate against H (and send it as SNI)
   -insecure      connect -tls: without verification
@@ -134,8 +134,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "lcsock: %s\n", msg)
 		return 2
 	}
-	if *timeout < 0 {
-		fmt.Fprintf(stderr, "lcsock: -timeout %v: must not be negative\n", *timeout)
+	if *timeout <= 0 {
+		// Zero would quietly mean the default interval (Config's zero).
+		fmt.Fprintf(stderr, "lcsock: -timeout %v: must be positive\n", *timeout)
 		return 2
 	}
 	delim, err := unquote(*until)
