@@ -225,33 +225,57 @@ func waitIdle(t *testing.T, reg *Registry, ok func(int32) bool) {
 // still open — listed, closable — until the event was handled (found in
 // review).
 func TestQueuedSocketClosedDroppedByLocalClose(t *testing.T) {
-	events := make(chan Event, 8)
-	inHandler, proceed, closeErr := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	var reg *Registry
-	var id string
-	h := HandlerFunc(func(ev Event) {
+	h := holdFirstRead(t, 8)
+	require.NoError(t, h.peer.Close())
+	<-h.inHandler
+	waitState(t, h.s, func() bool { return h.s.finalPosted }) // socketClosed is queued
+	close(h.proceed)
+	require.NoError(t, <-h.closeErr)
+	requireNoneBeforeMarker(t, h.reg, h.events, func(ev Event) bool { return ev.Kind == EventClosed }, "socketClosed after the local close")
+}
+
+// heldClose is a socket to a peer whose handler, given the socket's read
+// named "first" (one char, which the peer has sent), holds until proceed
+// is closed, then closes the socket and sends CloseSocket's error on
+// closeErr. The socket's other events go to events.
+type heldClose struct {
+	reg       *Registry
+	id        string
+	peer      net.Conn
+	s         *socket
+	events    chan Event
+	inHandler chan struct{} // closed when the handler holds
+	proceed   chan struct{} // to close: the handler goes on
+	closeErr  chan error
+}
+
+func holdFirstRead(t *testing.T, events int) *heldClose {
+	t.Helper()
+	h := &heldClose{events: make(chan Event, events), inHandler: make(chan struct{}), proceed: make(chan struct{}), closeErr: make(chan error, 1)}
+	handler := HandlerFunc(func(ev Event) {
 		if ev.Kind == EventRead && ev.Name == "first" {
-			close(inHandler)
-			<-proceed
-			closeErr <- reg.CloseSocket(id)
+			close(h.inHandler)
+			<-h.proceed
+			h.closeErr <- h.reg.CloseSocket(h.id)
 			return
 		}
-		events <- ev
+		h.events <- ev
 	})
-	reg, id, peer := openToPeer(t, Config{Handler: h})
-	s, err := reg.lookup("test", id)
+	h.reg, h.id, h.peer = openToPeer(t, Config{Handler: handler})
+	var err error
+	h.s, err = h.reg.lookup("test", h.id)
 	require.NoError(t, err)
-	require.NoError(t, reg.ReadWithMessage(id, For(1, Chars), nil, "first"))
-	_, err = peer.Write([]byte("x"))
+	require.NoError(t, h.reg.ReadWithMessage(h.id, For(1, Chars), nil, "first"))
+	_, err = h.peer.Write([]byte("x"))
 	require.NoError(t, err)
-	require.NoError(t, peer.Close())
-	<-inHandler
-	waitState(t, s, func() bool { return s.finalPosted }) // socketClosed is queued
-	close(proceed)
-	require.NoError(t, <-closeErr)
+	return h
+}
 
-	// A marker queued after it: once it arrives, socketClosed has had
-	// its turn.
+// requireNoneBeforeMarker queues a marker event behind everything queued
+// now (a read on another socket that completes at once) and fails with
+// msg if an event matching bad arrives on events before it.
+func requireNoneBeforeMarker(t *testing.T, reg *Registry, events chan Event, bad func(Event) bool, msg string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
@@ -261,10 +285,11 @@ func TestQueuedSocketClosedDroppedByLocalClose(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	require.NoError(t, reg.ReadWithMessage(other, Until(""), nil, "marker"))
-	for ev := range events {
-		require.NotEqual(t, EventClosed, ev.Kind, "socketClosed after the local close")
+	for {
+		ev := nextEvent(t, events)
+		require.False(t, bad(ev), msg)
 		if ev.Name == "marker" {
-			break
+			return
 		}
 	}
 }

@@ -20,33 +20,14 @@ import (
 // on socketTimeout could get another one for an ID no longer open (found
 // in review).
 func TestQueuedSocketTimeoutDroppedByLocalClose(t *testing.T) {
-	events := make(chan Event, 64)
-	inHandler, proceed, closeErr := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	var reg *Registry
-	var id string
-	h := HandlerFunc(func(ev Event) {
-		if ev.Kind == EventRead && ev.Name == "first" {
-			close(inHandler)
-			<-proceed
-			closeErr <- reg.CloseSocket(id)
-			return
-		}
-		events <- ev
-	})
-	reg, id, peer := openToPeer(t, Config{Handler: h})
-	s, err := reg.lookup("test", id)
-	require.NoError(t, err)
-	require.NoError(t, reg.ReadWithMessage(id, For(1, Chars), nil, "first"))
-	_, err = peer.Write([]byte("x"))
-	require.NoError(t, err)
-	<-inHandler
-	reg.SetTimeoutInterval(20 * time.Millisecond)
-	require.NoError(t, reg.ReadWithMessage(id, For(1, Chars), nil, "second"))
-	waitState(t, s, func() bool { return s.timeoutQueued.Load() }) // a socketTimeout is queued
-	close(proceed)
-	require.NoError(t, <-closeErr)
-
-	requireNoTimeoutBeforeMarker(t, reg, events, id)
+	h := holdFirstRead(t, 64)
+	<-h.inHandler
+	h.reg.SetTimeoutInterval(20 * time.Millisecond)
+	require.NoError(t, h.reg.ReadWithMessage(h.id, For(1, Chars), nil, "second"))
+	waitState(t, h.s, func() bool { return h.s.timeoutQueued.Load() }) // a socketTimeout is queued
+	close(h.proceed)
+	require.NoError(t, <-h.closeErr)
+	requireNoTimeoutBeforeMarker(t, h.reg, h.events, h.id)
 }
 
 // The same for a datagram socket closed while its name resolves.
@@ -89,22 +70,7 @@ func TestQueuedDatagramSocketTimeoutDroppedByLocalClose(t *testing.T) {
 // and fails if a socketTimeout of id comes out of events before it.
 func requireNoTimeoutBeforeMarker(t *testing.T, reg *Registry, events chan Event, id string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	other := ln.Addr().String()
-	require.NoError(t, reg.Open(other, nil))
-	c, err := ln.Accept()
-	require.NoError(t, err)
-	defer c.Close()
-	require.NoError(t, reg.ReadWithMessage(other, Until(""), nil, "marker"))
-	for {
-		ev := nextEvent(t, events)
-		require.False(t, ev.Kind == EventTimeout && ev.Socket == id, "socketTimeout after the local close")
-		if ev.Name == "marker" {
-			break
-		}
-	}
+	requireNoneBeforeMarker(t, reg, events, func(ev Event) bool { return ev.Kind == EventTimeout && ev.Socket == id }, "socketTimeout after the local close")
 }
 
 // A read issued while the socket connects, with an interval shorter than
