@@ -24,6 +24,9 @@ var (
 	// ErrDatagramTooLarge: a write larger than one UDP datagram can carry;
 	// nothing is sent, nothing is truncated.
 	ErrDatagramTooLarge = errors.New("datagram too large")
+	// ErrNotMember: LeaveGroup of a multicast group the socket has not
+	// joined (on that interface).
+	ErrNotMember = errors.New("not a member of the multicast group")
 )
 
 // Largest UDP payloads: 65535 less the IP and UDP headers.
@@ -57,6 +60,7 @@ type dgram struct {
 	dropped  uint64
 	pendingW [][]byte // writes made while the socket resolves
 	wMsgs    []*writeReq
+	groups   map[string]*net.Interface // multicast memberships, by group and interface name (see groupKey)
 
 	undelivered atomic.Int32 // datagram events posted and not yet delivered
 }
@@ -720,19 +724,32 @@ func (r *Registry) JoinGroup(id, group, iface string) error {
 	return r.multicast("joingroup", id, group, iface, true)
 }
 
-// LeaveGroup undoes JoinGroup.
+// LeaveGroup undoes JoinGroup: on the interface named iface, or, when
+// iface is "", on every interface where the socket joined the group. A
+// group the socket has not joined (on iface) gives an error wrapping
+// ErrNotMember.
 func (r *Registry) LeaveGroup(id, group, iface string) error {
 	return r.multicast("leavegroup", id, group, iface, false)
 }
+
+// groupKey keys dgram.groups: a group joined on one interface ("" for
+// the system's choice).
+func groupKey(group net.IP, iface string) string { return group.String() + "%" + iface }
 
 func (r *Registry) multicast(op, id, group, iface string, join bool) error {
 	s, err := r.lookup(op, id)
 	if err != nil {
 		return err
 	}
+	if s.dg == nil {
+		return &OpError{Op: op, Socket: id, Err: fmt.Errorf("%w: %q is not a datagram socket", ErrBadID, id)}
+	}
+	if l := s.dg.lsock; l != nil {
+		s = l // a sender's socket shares its listener's connection, and memberships
+	}
 	gip := net.ParseIP(group)
-	if s.dg == nil || gip == nil || !gip.IsMulticast() {
-		return &OpError{Op: op, Socket: id, Err: fmt.Errorf("%w: %q must be a multicast address and %q a datagram socket", ErrBadID, group, id)}
+	if gip == nil || !gip.IsMulticast() {
+		return &OpError{Op: op, Socket: id, Err: fmt.Errorf("%w: group %q is not a multicast address", ErrBadID, group)}
 	}
 	s.mu.Lock()
 	uc := s.dg.uc
@@ -740,15 +757,36 @@ func (r *Registry) multicast(op, id, group, iface string, join bool) error {
 	if uc == nil {
 		return &OpError{Op: op, Socket: id, Err: errors.New("the socket is still resolving")}
 	}
-	ifs, err := multicastInterfaces(iface)
-	if err != nil {
-		return &OpError{Op: op, Socket: id, Err: err}
+	var ifs []*net.Interface
+	if join || iface != "" {
+		if ifs, err = multicastInterfaces(iface); err != nil {
+			return &OpError{Op: op, Socket: id, Err: err}
+		}
+	}
+	s.mu.Lock() // the memberships change with the socket's
+	defer s.mu.Unlock()
+	if !join && iface == "" {
+		// Leave wherever it was joined.
+		prefix := groupKey(gip, "")
+		for k, ifi := range s.dg.groups {
+			if strings.HasPrefix(k, prefix) {
+				ifs = append(ifs, ifi)
+			}
+		}
+		slices.SortFunc(ifs, func(a, b *net.Interface) int { return strings.Compare(ifName(a), ifName(b)) })
 	}
 	me := &MulticastError{Group: group, Failed: map[string]error{}}
+	notMember := 0
 	for _, ifi := range ifs {
 		g := &net.UDPAddr{IP: gip}
+		name := ifName(ifi)
+		key := groupKey(gip, name)
+		_, member := s.dg.groups[key]
 		var err error
 		switch {
+		case !join && !member:
+			err = ErrNotMember // the system's error would be "cannot assign requested address"
+			notMember++
 		case gip.To4() != nil && join:
 			err = ipv4.NewPacketConn(uc).JoinGroup(ifi, g)
 		case gip.To4() != nil:
@@ -758,20 +796,38 @@ func (r *Registry) multicast(op, id, group, iface string, join bool) error {
 		default:
 			err = ipv6.NewPacketConn(uc).LeaveGroup(ifi, g)
 		}
-		name := ""
-		if ifi != nil {
-			name = ifi.Name
-		}
 		if err != nil {
 			me.Failed[name] = err
-		} else {
-			me.Done = append(me.Done, name)
+			continue
 		}
+		me.Done = append(me.Done, name)
+		if join {
+			if s.dg.groups == nil {
+				s.dg.groups = map[string]*net.Interface{}
+			}
+			s.dg.groups[key] = ifi
+		} else {
+			delete(s.dg.groups, key)
+		}
+	}
+	if !join && notMember == len(ifs) {
+		where := ""
+		if iface != "" {
+			where = " on " + iface
+		}
+		return &OpError{Op: op, Socket: id, Err: fmt.Errorf("%w %s%s", ErrNotMember, group, where)}
 	}
 	if len(me.Failed) > 0 {
 		return &OpError{Op: op, Socket: id, Err: me}
 	}
 	return nil
+}
+
+func ifName(ifi *net.Interface) string {
+	if ifi == nil {
+		return ""
+	}
+	return ifi.Name
 }
 
 // multicastInterfaces returns the named interface, or every interface

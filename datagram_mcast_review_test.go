@@ -1,0 +1,53 @@
+package lcsock_test
+
+import (
+	"strconv"
+	"testing"
+
+	"github.com/lcsock/lcsock"
+	"github.com/stretchr/testify/require"
+)
+
+// JoinGroup on a socket that is not a datagram socket blames the socket,
+// not the (valid) group; a non-multicast group on a datagram socket
+// blames the group, not the socket (found in review: one message blamed
+// both).
+func TestMulticastErrorsBlameTheRightArgument(t *testing.T) {
+	srv := newPeer(t)
+	reg, _ := newReg(t, lcsock.Config{})
+	require.NoError(t, reg.Open(srv.id(""), nil))
+	err := reg.JoinGroup(srv.id(""), "239.77.0.3", "")
+	require.ErrorIs(t, err, lcsock.ErrBadID)
+	require.ErrorContains(t, err, "not a datagram socket")
+	require.NotContains(t, err.Error(), "239.77.0.3")
+	port, err := reg.AcceptDatagram(0, nil, "dg")
+	require.NoError(t, err)
+	err = reg.JoinGroup(strconv.Itoa(port), "10.0.0.1", "")
+	require.ErrorIs(t, err, lcsock.ErrBadID)
+	require.ErrorContains(t, err, "not a multicast")
+	require.NotContains(t, err.Error(), "datagram socket")
+}
+
+// LeaveGroup of a group the socket never joined says so, with
+// ErrNotMember, instead of the system's setsockopt error ("cannot assign
+// requested address"); LeaveGroup with iface "" leaves the group on the
+// interfaces where it was joined (found in review).
+func TestLeaveGroupNotJoined(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{})
+	port, err := reg.AcceptDatagram(0, nil, "dg")
+	require.NoError(t, err)
+	id := strconv.Itoa(port)
+	for _, g := range []string{"239.77.0.4", "ff02::114"} {
+		err = reg.LeaveGroup(id, g, "")
+		require.ErrorIs(t, err, lcsock.ErrNotMember, g)
+		require.NotContains(t, err.Error(), "setsockopt")
+	}
+	lo := loopbackName(t)
+	if err := reg.JoinGroup(id, "239.77.0.4", lo); err != nil {
+		t.Skipf("cannot join 239.77.0.4 on %s here (%v); `ip link set %s multicast on` enables it", lo, err, lo)
+	}
+	require.NoError(t, reg.LeaveGroup(id, "239.77.0.4", ""))
+	require.ErrorIs(t, reg.LeaveGroup(id, "239.77.0.4", lo), lcsock.ErrNotMember)
+	require.NoError(t, reg.JoinGroup(id, "239.77.0.4", lo)) // joined again
+	require.NoError(t, reg.LeaveGroup(id, "239.77.0.4", lo))
+}
