@@ -227,6 +227,7 @@ func (s *socket) receive(uc *net.UDPConn) {
 		if !s.dg.listen {
 			s.deliver(s, d, false)
 		} else if p := s.pseudoSocket(from); p != nil {
+			p.bytesIn += uint64(n) // the sender's socket counts its own, as it counts what it sends
 			p.deliver(s, d, false)
 			p.mu.Unlock()
 		} else {
@@ -719,7 +720,10 @@ func (e *MulticastError) Unwrap() []error {
 // the interface named iface, or on every interface that is up and
 // multicast-capable when iface is "" (the system's choice if there is
 // none). Where some interfaces fail it returns a *MulticastError naming
-// each failure; the membership holds on the others. Not in LiveCode.
+// each failure; the membership holds on the others. A socket from
+// OpenDatagram is connected to its peer, so the system delivers it the
+// group's datagrams from that peer only: to hear a group, join it on a
+// listener. Not in LiveCode.
 func (r *Registry) JoinGroup(id, group, iface string) error {
 	return r.multicast("joingroup", id, group, iface, true)
 }

@@ -1,6 +1,7 @@
 package lcsock_test
 
 import (
+	"net"
 	"strconv"
 	"testing"
 
@@ -50,4 +51,24 @@ func TestLeaveGroupNotJoined(t *testing.T) {
 	require.ErrorIs(t, reg.LeaveGroup(id, "239.77.0.4", lo), lcsock.ErrNotMember)
 	require.NoError(t, reg.JoinGroup(id, "239.77.0.4", lo)) // joined again
 	require.NoError(t, reg.LeaveGroup(id, "239.77.0.4", lo))
+}
+
+// A per-sender socket of a datagram listener counts the bytes it
+// receives, as it counts those it sends; its Stats.BytesIn stayed 0 (the
+// listener's alone counted them) (review DG).
+func TestDatagramSenderSocketCountsBytesIn(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	port, err := reg.AcceptDatagram(0, nil, "dg")
+	require.NoError(t, err)
+	c := udpPeer(t, "udp4", "127.0.0.1:0")
+	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
+	_, err = c.WriteTo([]byte("hello"), to)
+	require.NoError(t, err)
+	ev := rec.WaitFor(t, lcsock.EventDatagram, "", wait)
+	st, err := reg.Stats(ev.Socket)
+	require.NoError(t, err)
+	require.EqualValues(t, 5, st.BytesIn)
+	st, err = reg.Stats(strconv.Itoa(port))
+	require.NoError(t, err)
+	require.EqualValues(t, 5, st.BytesIn) // the listener counts all
 }
