@@ -201,9 +201,9 @@ func (s *socket) dialDatagram(ctx context.Context) (*net.UDPConn, error) {
 
 // receive reads datagrams until the connection ends.
 func (s *socket) receive(uc *net.UDPConn) {
-	buf := make([]byte, 64<<10)
+	r := newDatagramReader(uc)
 	for {
-		n, from, err := uc.ReadFromUDPAddrPort(buf)
+		data, from, err := r.next()
 		if err != nil {
 			s.mu.Lock()
 			if s.state == stateOpen && !errors.Is(err, net.ErrClosed) {
@@ -215,7 +215,8 @@ func (s *socket) receive(uc *net.UDPConn) {
 			s.mu.Unlock()
 			return
 		}
-		d := datagram{from: from, data: append([]byte(nil), buf[:n]...)}
+		n := len(data)
+		d := datagram{from: from, data: data}
 		s.mu.Lock()
 		if s.state != stateOpen {
 			// Closed while this datagram was being read: drop it, and
