@@ -518,6 +518,14 @@ func (s *socket) readLoop() {
 			continue // woken up to park for a TLS upgrade
 		}
 		s.bytesIn += uint64(raw)
+		if raw > 0 && s.state != stateDone {
+			// Progress even when InputEOL converted the bytes to nothing
+			// (the LF of a CRLF split across reads).
+			s.lastRecv = time.Now()
+			if len(s.reads) > 0 {
+				s.readMark = s.lastRecv
+			}
+		}
 		if n > 0 && s.state != stateDone {
 			// After a failure the bytes that came in join the buffered
 			// ones, which fail keeps for later reads (it has ended the
@@ -529,10 +537,6 @@ func (s *socket) readLoop() {
 				s.rpos = len(s.buf) + n
 			}
 			s.buf = s.buf[:len(s.buf)+n]
-			s.lastRecv = time.Now()
-			if len(s.reads) > 0 {
-				s.readMark = s.lastRecv
-			}
 			s.serveReads()
 		}
 		if closes {
