@@ -103,3 +103,16 @@ func TestConnAnswersPeerHalfClose(t *testing.T) {
 		})
 	}
 }
+
+// A second CloseWrite fails naming "closewrite", not "write" (review H).
+func TestSecondCloseWriteSaysCloseWrite(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{})
+	id, _, c := openConnView(t, reg)
+	require.NoError(t, c.CloseWrite())
+	for _, err := range []error{c.CloseWrite(), reg.CloseWrite(id)} {
+		var oe *lcsock.OpError
+		require.ErrorAs(t, err, &oe)
+		require.Equal(t, "closewrite", oe.Op)
+		require.ErrorIs(t, err, lcsock.ErrClosed)
+	}
+}

@@ -1831,6 +1831,9 @@ func (s *socket) closeWrite() error {
 		return &OpError{Op: "closewrite", Socket: s.id, Err: ErrCannotHalfClose}
 	}
 	if err := s.addWrite(&writeReq{closeWrite: true, iv: s.reg.TimeoutInterval()}); err != nil {
+		if oe, ok := err.(*OpError); ok {
+			oe.Op = "closewrite" // addWrite's, made for this call
+		}
 		return err
 	}
 	s.wroteClosed = true
