@@ -3,6 +3,7 @@ package lcsock
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -149,10 +150,15 @@ func (e *OpError) Temporary() bool { return e.Timeout() }
 
 // ErrorText returns the text LiveCode would put in "the result" or pass as
 // the second parameter of socketError for err: the cause without the
-// operation and socket prefix of an *OpError. It returns "" for nil.
+// operation and socket prefix of an *OpError. It returns "" for nil, and
+// "eof" for io.EOF (a blocking read cut short by the end of the stream,
+// whose result LiveCode sets to "eof").
 func ErrorText(err error) string {
 	if err == nil {
 		return ""
+	}
+	if err == io.EOF {
+		return "eof"
 	}
 	var oe *OpError
 	if errors.As(err, &oe) && oe.Err != nil {

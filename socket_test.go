@@ -406,8 +406,32 @@ func TestCases36To38EOF(t *testing.T) {
 			got, err := reg.Read(ctxWait(t), id, tc.spec)
 			require.Equal(t, tc.wantErr, err) // io.EOF is never wrapped
 			require.Equal(t, tc.sent, string(got))
+			if tc.wantErr != nil {
+				// LiveCode's "the result" after a short read is "eof".
+				require.Equal(t, "eof", lcsock.ErrorText(err))
+			}
 			waitClosed(t, reg, rec, id)
 			require.Empty(t, reg.OpenSockets())
+		})
+		// The message form: the same data, then "eof" as the result
+		// (case 36's "the result is eof" for until EOF too), then one
+		// socketClosed after the read's message.
+		t.Run(tc.name+" with message", func(t *testing.T) {
+			p := newPeer(t)
+			reg, rec := newReg(t, lcsock.Config{})
+			id := p.id("")
+			c := openConnected(t, reg, rec, p, id)
+			require.NoError(t, reg.ReadWithMessage(id, tc.spec, nil, "got"))
+			c.Write([]byte(tc.sent))
+			c.Close()
+			ev := rec.WaitFor(t, lcsock.EventRead, id, wait)
+			require.Equal(t, "got", ev.Name)
+			require.Equal(t, []string{id, tc.sent}, ev.Params())
+			require.True(t, ev.EOF)
+			require.Equal(t, "eof", ev.Result())
+			waitClosed(t, reg, rec, id)
+			requireOrder(t, rec, id, lcsock.EventRead, lcsock.EventClosed)
+			require.Equal(t, 1, rec.Count(lcsock.EventClosed, id))
 		})
 	}
 }
