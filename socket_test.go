@@ -75,9 +75,39 @@ func TestCase06And07BadIDsFailAtOnce(t *testing.T) {
 		require.ErrorIs(t, err, tc.want, tc.id)
 		var oe *lcsock.OpError
 		require.ErrorAs(t, err, &oe)
+		if tc.want == lcsock.ErrInvalidPort {
+			require.Equal(t, "not a valid port", lcsock.ErrorText(err), tc.id)
+		}
+		require.Empty(t, reg.OpenSockets(), tc.id) // at once
 	}
+	// No socketError follows (case 7): everything posted before the
+	// barrier's error has been delivered by then.
+	barrier(t, reg, rec)
+	require.Equal(t, 1, len(rec.Events()), "%v", rec.Events())
 	require.Empty(t, reg.OpenSockets())
-	require.Empty(t, rec.Events())
+}
+
+// Cases 4, 5: a name with no port connects to port 80, and the ID stays
+// the bare name; the service name "http" is port 80 too. Nothing listens
+// on port 80 here, so the connect is refused, and the refusal names the
+// address dialled.
+func TestCase04And05Port80(t *testing.T) {
+	if c, err := net.Dial("tcp", "127.0.0.1:80"); err == nil {
+		c.Close()
+		t.Skip("something listens on 127.0.0.1:80")
+	}
+	dns := newFakeDNS(t)
+	dns.setAddrs("port80.test.", "127.0.0.1")
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	for _, id := range []string{"port80.test", "127.0.0.1:http"} {
+		require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("cb")))
+		require.Equal(t, []string{id}, reg.OpenSockets())
+		ev := rec.WaitFor(t, lcsock.EventError, id, wait)
+		require.Equal(t, id, ev.Params()[0])
+		require.ErrorIs(t, ev.Err, lcsock.ErrConnect)
+		require.Contains(t, ev.Params()[1], "127.0.0.1:80:", id)
+	}
+	require.Zero(t, rec.Count(lcsock.EventConnected, ""))
 }
 
 // Case 8 (lcsock does better than LiveCode): bracketed IPv6 literals work.
@@ -119,9 +149,13 @@ func TestCase10And11ResolveFailure(t *testing.T) {
 	dns := newFakeDNS(t)
 	dns.failName("no-such-host.invalid.")
 	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
-	for _, id := range []string{"no-such-host.invalid:80", "no-such-host.invalid:80|q"} {
+	for i, id := range []string{"no-such-host.invalid:80", "no-such-host.invalid:80|q"} {
 		dns.closeGate()
-		require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("cb")))
+		if i == 0 { // case 10: no message; Open does not block either way
+			require.NoError(t, reg.Open(id, nil))
+		} else { // case 11
+			require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("cb")))
+		}
 		require.Contains(t, reg.OpenSockets(), id)
 		dns.open()
 		ev := rec.WaitFor(t, lcsock.EventError, id, wait)
@@ -130,9 +164,10 @@ func TestCase10And11ResolveFailure(t *testing.T) {
 		require.True(t, strings.HasPrefix(ev.Params()[1], "can't resolve hostname"), ev.Params()[1])
 		require.NotContains(t, reg.OpenSockets(), id)
 	}
+	barrier(t, reg, rec)
 	require.Zero(t, rec.Count(lcsock.EventConnected, ""))
 	require.Zero(t, rec.Count(lcsock.EventClosed, ""))
-	require.Equal(t, 2, rec.Count(lcsock.EventError, ""))
+	require.Equal(t, 3, rec.Count(lcsock.EventError, "")) // two, and the barrier's
 }
 
 // Case 12: the connected message has one parameter, the ID.
