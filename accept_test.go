@@ -98,9 +98,12 @@ func TestCase21And22BadPorts(t *testing.T) {
 	held, err := net.Listen("tcp", ":0")
 	require.NoError(t, err)
 	defer held.Close()
-	_, err = reg.Accept(held.Addr().(*net.TCPAddr).Port, nil, "onConn")
+	got, err := reg.Accept(held.Addr().(*net.TCPAddr).Port, nil, "onConn")
 	require.ErrorIs(t, err, lcsock.ErrListen)
+	require.Zero(t, got) // LiveCode's "it" is empty
 	require.Equal(t, "Error binding socket", lcsock.ErrListen.Error())
+	// The result is the engine's text, then the system's reason.
+	require.True(t, strings.HasPrefix(lcsock.ErrorText(err), "Error binding socket: "), lcsock.ErrorText(err))
 	require.Empty(t, reg.OpenSockets())
 	// Listening twice on one port in the same registry.
 	port, err := reg.Accept(0, nil, "a")
@@ -115,8 +118,10 @@ func TestCase23ReadFromListener(t *testing.T) {
 	reg, _ := newReg(t, lcsock.Config{})
 	port, err := reg.Accept(0, nil, "onConn")
 	require.NoError(t, err)
-	_, err = reg.Read(ctxWait(t), strconv.Itoa(port), lcsock.For(1, lcsock.Chars))
+	got, err := reg.Read(ctxWait(t), strconv.Itoa(port), lcsock.For(1, lcsock.Chars))
 	require.ErrorIs(t, err, lcsock.ErrNotReadable)
+	require.Empty(t, got)
+	require.Equal(t, []string{strconv.Itoa(port)}, reg.OpenSockets()) // the listener is unharmed
 	require.Equal(t, "can't read from this socket", lcsock.ErrorText(err))
 	require.ErrorIs(t, reg.ReadWithMessage(strconv.Itoa(port), lcsock.Available(), nil, "x"), lcsock.ErrNotReadable)
 	_, err = reg.Write(ctxWait(t), strconv.Itoa(port), []byte("x"))
@@ -168,6 +173,19 @@ func TestCase25AcceptedEventsToAcceptHandler(t *testing.T) {
 	acceptRec.WaitFor(t, lcsock.EventClosed, acc, wait)
 	require.Zero(t, def.Count(lcsock.EventClosed, ""))
 	require.Zero(t, def.Count(lcsock.EventTimeout, ""))
+
+	// socketError too: a second client resets its connection.
+	c2, err := net.Dial("tcp", "127.0.0.1:"+itoa(port))
+	require.NoError(t, err)
+	acc2 := acceptRec.WaitFor(t, lcsock.EventAccepted, "", wait).Socket
+	require.NoError(t, reg.ReadWithMessage(acc2, lcsock.Until("\n"), def, "line"))
+	require.NoError(t, c2.(*net.TCPConn).SetLinger(0))
+	c2.Close() // RST
+	ev := acceptRec.WaitFor(t, lcsock.EventError, acc2, wait)
+	require.Equal(t, "socketError", ev.Name)
+	require.Equal(t, acc2, ev.Params()[0])
+	require.NotEmpty(t, ev.Params()[1])
+	require.Zero(t, def.Count(lcsock.EventError, ""))
 }
 
 // Case 85: with a default interface the listener answers only there.

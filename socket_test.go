@@ -100,8 +100,12 @@ func TestCase04And05Port80(t *testing.T) {
 	dns.setAddrs("port80.test.", "127.0.0.1")
 	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
 	for _, id := range []string{"port80.test", "127.0.0.1:http"} {
+		dns.closeGate() // holds the name's resolution; the literal is refused at once
 		require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("cb")))
-		require.Equal(t, []string{id}, reg.OpenSockets())
+		if id == "port80.test" {
+			require.Equal(t, []string{id}, reg.OpenSockets())
+		}
+		dns.open()
 		ev := rec.WaitFor(t, lcsock.EventError, id, wait)
 		require.Equal(t, id, ev.Params()[0])
 		require.ErrorIs(t, ev.Err, lcsock.ErrConnect)
@@ -180,7 +184,29 @@ func TestCase12ConnectedMessage(t *testing.T) {
 	ev := rec.WaitFor(t, lcsock.EventConnected, id, wait)
 	require.Equal(t, "onOpen", ev.Name)
 	require.Equal(t, []string{id}, ev.Params())
+	barrier(t, reg, rec)
 	require.Equal(t, 1, rec.Count(lcsock.EventConnected, id))
+}
+
+// Case 12 against an lcsock listener L: the client gets onOpen once, and
+// L's onConn has two parameters, the accepted ID and L's port.
+func TestCase12WithListener(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	server := &lcsocktest.Recorder{}
+	port, err := reg.Accept(0, server, "onConn")
+	require.NoError(t, err)
+	id := "127.0.0.1:" + itoa(port) + "|c"
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("onOpen")))
+	ev := rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	require.Equal(t, []string{"onOpen", id}, append([]string{ev.Name}, ev.Params()...))
+	acc := server.WaitFor(t, lcsock.EventAccepted, "", wait)
+	require.Equal(t, "onConn", acc.Name)
+	require.Len(t, acc.Params(), 2)
+	require.Equal(t, itoa(port), acc.Params()[1])
+	require.True(t, strings.HasPrefix(acc.Params()[0], "127.0.0.1:"), acc.Params()[0])
+	barrier(t, reg, rec)
+	require.Equal(t, 1, rec.Count(lcsock.EventConnected, id))
+	require.Zero(t, server.Count(lcsock.EventConnected, ""))
 }
 
 // Case 13: without a message no connected event is sent and the socket works.
@@ -197,7 +223,9 @@ func TestCase13NoMessageNoEvent(t *testing.T) {
 	data, err := reg.Read(ctxWait(t), id, lcsock.Until("\n"))
 	require.NoError(t, err)
 	require.Equal(t, "back\n", string(data))
+	barrier(t, reg, rec) // anything posted at the connect is delivered by now
 	require.Zero(t, rec.Count(lcsock.EventConnected, ""))
+	require.Equal(t, 1, len(rec.Events()), "%v", rec.Events()) // the barrier's error only
 }
 
 // Case 14: a refused connection gives exactly one socketError, no
