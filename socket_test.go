@@ -556,14 +556,23 @@ func TestCase43TimeoutConsumesNothing(t *testing.T) {
 	id := p.id("")
 	c := openConnected(t, reg, rec, p, id)
 	c.Write([]byte("ab"))
-	got, err := reg.Read(ctxWait(t), id, lcsock.For(1, lcsock.Chars))
-	require.NoError(t, err)
-	require.Equal(t, "a", string(got))
-	_, err = reg.Read(ctxWait(t), id, lcsock.For(5, lcsock.Chars))
+	for { // both bytes buffered
+		st, err := reg.Stats(id)
+		require.NoError(t, err)
+		if st.Buffered == 2 {
+			break
+		}
+		runtime_Gosched()
+	}
+	got, err := reg.Read(ctxWait(t), id, lcsock.For(5, lcsock.Chars))
 	require.ErrorIs(t, err, lcsock.ErrTimeout)
-	got, err = reg.Read(ctxWait(t), id, lcsock.For(1, lcsock.Chars))
+	require.Empty(t, got)
+	st, err := reg.Stats(id)
 	require.NoError(t, err)
-	require.Equal(t, "b", string(got))
+	require.Equal(t, 2, st.Buffered)
+	got, err = reg.Read(ctxWait(t), id, lcsock.For(2, lcsock.Chars))
+	require.NoError(t, err)
+	require.Equal(t, "ab", string(got))
 }
 
 // A cancelled context leaves the data and the socket as they were.
@@ -590,12 +599,35 @@ func TestCase44And45NoCondition(t *testing.T) {
 	reg, rec := newReg(t, lcsock.Config{})
 	id := p.id("")
 	c := openConnected(t, reg, rec, p, id)
+	// Case 45: nothing buffered, nothing fires until a byte arrives.
 	require.NoError(t, reg.ReadWithMessage(id, lcsock.Available(), nil, "got"))
+	barrier(t, reg, rec)
+	require.Zero(t, rec.Count(lcsock.EventRead, id))
 	c.Write([]byte("abc"))
 	ev := rec.WaitFor(t, lcsock.EventRead, id, wait)
 	require.Equal(t, "got", ev.Name)
 	require.NotEmpty(t, ev.Data)
 	require.True(t, strings.HasPrefix("abc", string(ev.Data)))
+	require.Equal(t, id, ev.Params()[0])
+	require.Empty(t, ev.Result())
+	if rest := 3 - len(ev.Data); rest > 0 {
+		_, err := reg.Read(ctxWait(t), id, lcsock.For(rest, lcsock.Chars))
+		require.NoError(t, err)
+	}
+	// Case 44: "abc" already buffered: one read gets all of it.
+	c.Write([]byte("abc"))
+	for {
+		st, err := reg.Stats(id)
+		require.NoError(t, err)
+		if st.Buffered == 3 {
+			break
+		}
+		runtime_Gosched()
+	}
+	require.NoError(t, reg.ReadWithMessage(id, lcsock.Available(), nil, "got"))
+	ev = rec.WaitFor(t, lcsock.EventRead, id, wait)
+	require.Equal(t, []string{"got", id, "abc"}, append([]string{ev.Name}, ev.Params()...))
+	require.Empty(t, ev.Result())
 }
 
 // Case 46: two async reads are served in order.
@@ -731,6 +763,8 @@ func TestCase51And52UnreadAfterPeerClose(t *testing.T) {
 	ev := rec.WaitFor(t, lcsock.EventRead, id, wait)
 	require.Equal(t, []string{id, "xyz"}, ev.Params())
 	waitClosed(t, reg, rec, id) // case 52
+	requireOrder(t, rec, id, lcsock.EventRead, lcsock.EventClosed)
+	require.Equal(t, 1, rec.Count(lcsock.EventClosed, id))
 	require.Empty(t, reg.OpenSockets())
 }
 
