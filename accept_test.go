@@ -91,14 +91,16 @@ func TestCase20AcceptedName(t *testing.T) {
 // clear error and nothing is left open.
 func TestCase21And22BadPorts(t *testing.T) {
 	reg, _ := newReg(t, lcsock.Config{})
-	_, err := reg.Accept(70000, nil, "onConn")
+	got, err := reg.Accept(70000, nil, "onConn")
 	require.ErrorIs(t, err, lcsock.ErrInvalidPort)
+	require.Equal(t, "not a valid port", lcsock.ErrorText(err))
+	require.Zero(t, got)
 	_, err = reg.Accept(-1, nil, "onConn")
 	require.ErrorIs(t, err, lcsock.ErrInvalidPort)
 	held, err := net.Listen("tcp", ":0")
 	require.NoError(t, err)
 	defer held.Close()
-	got, err := reg.Accept(held.Addr().(*net.TCPAddr).Port, nil, "onConn")
+	got, err = reg.Accept(held.Addr().(*net.TCPAddr).Port, nil, "onConn")
 	require.ErrorIs(t, err, lcsock.ErrListen)
 	require.Zero(t, got) // LiveCode's "it" is empty
 	require.Equal(t, "Error binding socket", lcsock.ErrListen.Error())
