@@ -185,3 +185,39 @@ func TestWithdrawnHeadWriteRestartsClock(t *testing.T) {
 	require.False(t, s.writes[0].blocking)
 	require.True(t, s.writeMark.After(started), "the clock of the new head write restarted")
 }
+
+// Case 58: the peer reset the connection and lcsock's side of it is
+// closed, but the socket's record stays (input is still buffered for
+// reads): a blocking Write returns "socket closed" (ErrClosed), as
+// LiveCode's result; the buffered input is still read, and then the
+// owner gets its one socketError.
+func TestCase58WriteAfterPeerGoneRecordRemains(t *testing.T) {
+	events := make(chan Event, 8)
+	reg, id, peer := openToPeer(t, Config{Handler: HandlerFunc(func(ev Event) { events <- ev })})
+	s, err := reg.lookup("test", id)
+	require.NoError(t, err)
+	waitState(t, s, func() bool { return s.state == stateOpen })
+	_, err = peer.Write([]byte("abc"))
+	require.NoError(t, err)
+	require.NoError(t, peer.(*net.TCPConn).SetLinger(0))
+	require.NoError(t, peer.Close()) // a reset
+	waitState(t, s, func() bool { return s.rerr != nil })
+	require.Equal(t, []string{id}, reg.OpenSockets())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n, err := reg.Write(ctx, id, []byte("x"))
+	require.Zero(t, n)
+	require.ErrorIs(t, err, ErrClosed)
+	require.Equal(t, "socket closed", ErrorText(err))
+	got, err := reg.Read(ctx, id, For(3, Chars))
+	require.NoError(t, err)
+	require.Equal(t, "abc", string(got))
+	select {
+	case ev := <-events:
+		require.Equal(t, EventError, ev.Kind, "%v", ev)
+		require.Equal(t, id, ev.Socket)
+	case <-ctx.Done():
+		t.Fatal("no socketError")
+	}
+	require.Empty(t, reg.OpenSockets())
+}
