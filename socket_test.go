@@ -356,6 +356,16 @@ func TestCase66CloseWhileResolving(t *testing.T) {
 	barrier(t, reg, rec)
 	require.Equal(t, 1, rec.Count(lcsock.EventConnected, ""))
 	require.Zero(t, rec.Count(lcsock.EventWritten, ""))
+	// The socket closed while resolving dialled nothing: once the
+	// registry is closed (every lookup and dial ended), the peer has no
+	// connection other than the reopened socket's.
+	require.NoError(t, reg.Close())
+	p.ln.(*net.TCPListener).SetDeadline(time.Now().Add(100 * time.Millisecond))
+	extra, err := p.ln.Accept()
+	if err == nil {
+		extra.Close()
+	}
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded, "a second connection reached the peer")
 }
 
 // readCase runs one read against data the peer sent.
