@@ -121,7 +121,11 @@ func TestCase90NameMismatch(t *testing.T) {
 	require.ErrorIs(t, ev.Err, lcsock.ErrHandshake)
 	var he x509.HostnameError
 	require.ErrorAs(t, ev.Err, &he)
+	require.Contains(t, ev.Params()[1], "TLS handshake failed: ") // README: Go's reason, not "application verification failure"
+	barrier(t, reg, rec)
 	require.Zero(t, rec.Count(lcsock.EventConnected, id))
+	require.Equal(t, 1, rec.Count(lcsock.EventError, id))
+	require.NotContains(t, reg.OpenSockets(), id)
 }
 
 // An expired certificate is refused, and the message says so.
