@@ -79,11 +79,14 @@ func TestCase76_78_79OpenDatagram(t *testing.T) {
 	id := srv.LocalAddr().String()
 	require.NoError(t, reg.OpenDatagram(id, nil, lcsock.WithMessage("dg")))
 	require.NoError(t, reg.WriteWithMessage(id, []byte("x"), nil, "w"))
-	rec.WaitFor(t, lcsock.EventWritten, id, wait) // case 78
+	ev := rec.WaitFor(t, lcsock.EventWritten, id, wait) // case 78
+	require.Equal(t, "w", ev.Name)
+	require.Equal(t, []string{id}, ev.Params())
 	got, from := readDatagram(t, srv)
 	require.Equal(t, "x", got)
 	srv.WriteTo([]byte("reply"), from)
-	ev := rec.WaitFor(t, lcsock.EventDatagram, id, wait)
+	ev = rec.WaitFor(t, lcsock.EventDatagram, id, wait)
+	require.Equal(t, "dg", ev.Name)
 	require.Equal(t, []string{id, "reply", id}, ev.Params()) // case 76
 	srv.WriteTo(nil, from)
 	ev = rec.WaitFor(t, lcsock.EventDatagram, id, wait)
