@@ -79,6 +79,11 @@ func (r *Registry) HostNameToAddressWithMessage(name string, h Handler, message 
 	h = r.handler(h)
 	return r.background("hostNameToAddress", name, func(ctx context.Context) {
 		addrs, err := r.HostNameToAddress(ctx, name)
+		if ctx.Err() != nil {
+			// Close cancelled the lookup. Close cancels before it stops
+			// the dispatcher, so an event posted now could still run.
+			return
+		}
 		if h != nil {
 			r.disp.post(h, Event{Kind: EventResolved, Name: message, Socket: name, Data: []byte(JoinLines(addrs)), Err: err}, nil)
 		}
