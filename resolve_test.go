@@ -538,16 +538,31 @@ func TestProxyErrors(t *testing.T) {
 // used: it was accepted, and each open then failed with a socketError
 // "can't resolve hostname" (found in review R).
 func TestProxyBadHostRefusedByVerb(t *testing.T) {
-	dns := newFakeDNS(t) // the good proxies' names go nowhere
+	// The good proxies never answer and never fail, so that each open is
+	// still in progress when CloseSocket ends it: their names hang, and
+	// the IPv6 one's listener never accepts (the kernel completes the
+	// handshake; the CONNECT waits). Proxies on port 1 refused at once,
+	// which could end the open before CloseSocket.
+	dns := newFakeDNS(t)
+	dns.hangName("xn--bcher-kva.example.")
+	dns.hangName("my_proxy.test.")
 	reg, _ := newReg(t, lcsock.Config{Resolver: dns.resolver()})
 	for _, u := range []string{"http://bad!host:1", "socks5://xn--1ch.example:1", "http://[::1%25a%20b]:1"} {
 		err := reg.Open("y.test:1", nil, lcsock.Proxy(u))
 		require.ErrorIs(t, err, lcsock.ErrBadProxy, u)
 	}
 	require.Empty(t, reg.OpenSockets())
-	for _, u := range []string{"http://bücher.example:1", "socks5://my_proxy.test:1", "http://[::1]:1"} {
+	good := []string{"http://bücher.example:1", "socks5://my_proxy.test:1"}
+	if silent, err := net.Listen("tcp", "[::1]:0"); err == nil {
+		t.Cleanup(func() { silent.Close() })
+		good = append(good, "http://"+silent.Addr().String())
+	} else {
+		t.Log("no IPv6 loopback here: the [::1] proxy is only parsed:", err)
+		require.NoError(t, reg.Open("y.test:1|v6", nil, lcsock.Proxy("http://[::1]:1")))
+	}
+	for _, u := range good {
 		require.NoError(t, reg.Open("y.test:1", nil, lcsock.Proxy(u)), u)
-		require.NoError(t, reg.CloseSocket("y.test:1"))
+		require.NoError(t, reg.CloseSocket("y.test:1"), u)
 	}
 }
 
