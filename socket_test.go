@@ -444,14 +444,7 @@ func TestCase34And35UntilEmpty(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "x", string(got))
 	// "yz" may still be in flight; wait until it is buffered.
-	for {
-		st, err := reg.Stats(id)
-		require.NoError(t, err)
-		if st.Buffered == 2 {
-			break
-		}
-		runtime_Gosched()
-	}
+	waitBuffered(t, reg, id, 2)
 	got, err = reg.Read(ctxWait(t), id, lcsock.Until(""))
 	require.NoError(t, err)
 	require.Equal(t, "yz", string(got)) // case 34
@@ -567,14 +560,7 @@ func TestCase43TimeoutConsumesNothing(t *testing.T) {
 	id := p.id("")
 	c := openConnected(t, reg, rec, p, id)
 	c.Write([]byte("ab"))
-	for { // both bytes buffered
-		st, err := reg.Stats(id)
-		require.NoError(t, err)
-		if st.Buffered == 2 {
-			break
-		}
-		runtime_Gosched()
-	}
+	waitBuffered(t, reg, id, 2)
 	got, err := reg.Read(ctxWait(t), id, lcsock.For(5, lcsock.Chars))
 	require.ErrorIs(t, err, lcsock.ErrTimeout)
 	require.Empty(t, got)
@@ -627,14 +613,7 @@ func TestCase44And45NoCondition(t *testing.T) {
 	}
 	// Case 44: "abc" already buffered: one read gets all of it.
 	c.Write([]byte("abc"))
-	for {
-		st, err := reg.Stats(id)
-		require.NoError(t, err)
-		if st.Buffered == 3 {
-			break
-		}
-		runtime_Gosched()
-	}
+	waitBuffered(t, reg, id, 3)
 	require.NoError(t, reg.ReadWithMessage(id, lcsock.Available(), nil, "got"))
 	ev = rec.WaitFor(t, lcsock.EventRead, id, wait)
 	require.Equal(t, []string{"got", id, "abc"}, append([]string{ev.Name}, ev.Params()...))
@@ -687,14 +666,7 @@ func TestCase48NeverSynchronous(t *testing.T) {
 		require.NoError(t, err)
 	}
 	c.Write([]byte("abc"))
-	for {
-		st, err := reg.Stats(id)
-		require.NoError(t, err)
-		if st.Buffered == 3 {
-			break
-		}
-		runtime_Gosched()
-	}
+	waitBuffered(t, reg, id, 3)
 	require.NoError(t, reg.ReadWithMessage(id, lcsock.For(3, lcsock.Chars), nil, "got"))
 	require.Zero(t, rec.Count(lcsock.EventRead, id)) // queued, not delivered
 	require.Equal(t, 1, reg.DispatchPending())
@@ -758,15 +730,7 @@ func TestCase51And52UnreadAfterPeerClose(t *testing.T) {
 	c := openConnected(t, reg, rec, p, id)
 	c.Write([]byte("xyz"))
 	c.Close()
-	// Wait until the end of stream is seen: the buffer holds the bytes.
-	for {
-		st, err := reg.Stats(id)
-		require.NoError(t, err)
-		if st.Buffered == 3 && st.BytesIn == 3 {
-			break
-		}
-		runtime_Gosched()
-	}
+	waitBuffered(t, reg, id, 3) // the bytes are in; then the end of stream
 	barrier(t, reg, rec)
 	require.Zero(t, rec.Count(lcsock.EventClosed, id)) // case 51
 	require.Equal(t, []string{id}, reg.OpenSockets())
