@@ -60,9 +60,10 @@ func (r *Registry) accept(port int, h Handler, message string, o options, tlsCfg
 	host := r.DefaultInterface()
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
-		if _, lerr := r.lookup("accept", strconv.Itoa(port)); port != 0 && lerr == nil {
+		if s, lerr := r.lookup("accept", strconv.Itoa(port)); port != 0 && lerr == nil && s.listener != nil {
 			// The system refuses the port because this registry
-			// listens on it already.
+			// listens on it already (a datagram listener's UDP port is
+			// not a reason for TCP's refusal).
 			return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: ErrAlreadyOpen}
 		}
 		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: &causeError{ErrListen, err}}

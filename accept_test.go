@@ -417,3 +417,22 @@ func TestAcceptTwiceOnAPortIsAlreadyOpen(t *testing.T) {
 	defer c.Close()
 	require.Equal(t, "a", rec.WaitFor(t, lcsock.EventAccepted, "", wait).Name)
 }
+
+// When the system refuses Accept's port because another program holds
+// it, the error says so (ErrListen and the system's reason), even when
+// this registry has a datagram listener on that port number; it said
+// "socket is already open" (ErrAlreadyOpen), blaming the datagram
+// listener (review G).
+func TestAcceptPortHeldElsewhereBesideDatagramListener(t *testing.T) {
+	held, err := net.Listen("tcp", ":0") // the other program
+	require.NoError(t, err)
+	defer held.Close()
+	port := held.Addr().(*net.TCPAddr).Port
+	reg, _ := newReg(t, lcsock.Config{})
+	if _, err := reg.AcceptDatagram(port, nil, "dg"); err != nil {
+		t.Skipf("UDP port %d is taken too: %v", port, err)
+	}
+	_, err = reg.Accept(port, nil, "conn")
+	require.ErrorIs(t, err, lcsock.ErrListen)
+	require.NotErrorIs(t, err, lcsock.ErrAlreadyOpen)
+}
