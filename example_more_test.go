@@ -281,7 +281,11 @@ func ExampleRegistry_JoinGroup() {
 	if err == nil {
 		reg.LeaveGroup(id, "239.77.0.1", "")
 	}
+	// A group the socket is not a member of cannot be left.
+	err = reg.LeaveGroup(id, "239.77.0.2", "")
+	fmt.Println(errors.Is(err, lcsock.ErrNotMember))
 	// Output:
+	// true
 	// true
 	// true
 }
