@@ -96,7 +96,7 @@ func TestLendBufferGrowthSerial(t *testing.T) {
 // openToPeer opens a socket of a new registry made with cfg to a plain
 // listener on loopback and returns the registry, the socket's ID and the
 // listener's side of the connection, all closed at cleanup.
-func openToPeer(t *testing.T, cfg Config) (*Registry, string, net.Conn) {
+func openToPeer(t *testing.T, cfg Config, opts ...Option) (*Registry, string, net.Conn) {
 	t.Helper()
 	reg, err := NewRegistry(cfg)
 	require.NoError(t, err)
@@ -105,7 +105,7 @@ func openToPeer(t *testing.T, cfg Config) (*Registry, string, net.Conn) {
 	require.NoError(t, err)
 	t.Cleanup(func() { ln.Close() })
 	id := ln.Addr().String()
-	require.NoError(t, reg.Open(id, nil))
+	require.NoError(t, reg.Open(id, nil, opts...))
 	c, err := ln.Accept()
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })

@@ -1,7 +1,6 @@
 package lcsock
 
 import (
-	"net"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -14,17 +13,7 @@ import (
 // and LF apart could get a socketTimeout, or a blocking Read ErrTimeout,
 // while bytes kept coming (review RP).
 func TestInputEOLDroppedLFCountsAsProgress(t *testing.T) {
-	reg, err := NewRegistry(Config{})
-	require.NoError(t, err)
-	t.Cleanup(func() { reg.Close() })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	id := ln.Addr().String()
-	require.NoError(t, reg.Open(id, nil, InputEOL(LF)))
-	c, err := ln.Accept()
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
+	reg, id, c := openToPeer(t, Config{}, InputEOL(LF))
 	s, err := reg.lookup("test", id)
 	require.NoError(t, err)
 	require.NoError(t, reg.ReadWithMessage(id, For(10, Chars), nil, "r"))
