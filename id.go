@@ -128,6 +128,13 @@ func SameID(a, b string) bool { return a == b || idKey(a) == idKey(b) }
 // UTF-8 are kept as they are: strings.ToLower would turn each into
 // U+FFFD, and IDs that differ in them would share a key.
 func idKey(s string) string {
+	lower := true // the usual ID: ASCII without capitals, its own key
+	for i := 0; i < len(s) && lower; i++ {
+		lower = s[i] < utf8.RuneSelf && (s[i] < 'A' || s[i] > 'Z')
+	}
+	if lower {
+		return s
+	}
 	if utf8.ValidString(s) {
 		return strings.ToLower(s)
 	}

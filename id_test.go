@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -302,6 +303,13 @@ func FuzzParseID(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		// The registry's key: any string, ID or not, as strings.ToLower
+		// has it when it is UTF-8; bytes that are not are kept.
+		if key := idKey(s); utf8.ValidString(s) && key != strings.ToLower(s) {
+			t.Fatalf("idKey(%q) = %q, want %q", s, key, strings.ToLower(s))
+		} else if len(key) == 0 != (len(s) == 0) || !SameID(s, s) {
+			t.Fatalf("idKey(%q) = %q", s, key)
+		}
 		id, err := ParseID(s)
 		if err != nil {
 			if !errors.Is(err, ErrBadID) && !errors.Is(err, ErrInvalidPort) {

@@ -257,8 +257,9 @@ func (r *Registry) OpenSockets() []string {
 
 // lookup finds an open socket by its whole ID, case-insensitively.
 func (r *Registry) lookup(op, id string) (*socket, error) {
+	key := idKey(id)
 	r.mu.Lock()
-	s, ok := r.sockets[idKey(id)]
+	s, ok := r.sockets[key]
 	closed := r.closed
 	r.mu.Unlock()
 	switch {

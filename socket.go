@@ -1176,14 +1176,16 @@ func (s *socket) finish() {
 		s.release()
 		s.release = nil
 	}
-	rerr, werr := s.rerr, s.rerr
-	if s.rerr == nil {
-		rerr = &OpError{Op: "read", Socket: s.id, Err: ErrClosed}
-		werr = &OpError{Op: "write", Socket: s.id, Err: ErrClosed}
-	}
-	s.failWaiters(rerr, werr)
-	if s.dg != nil {
-		s.failPendingDatagrams(werr)
+	if len(s.reads) > 0 || len(s.writes) > 0 || s.dg != nil {
+		rerr, werr := s.rerr, s.rerr
+		if s.rerr == nil {
+			rerr = &OpError{Op: "read", Socket: s.id, Err: ErrClosed}
+			werr = &OpError{Op: "write", Socket: s.id, Err: ErrClosed}
+		}
+		s.failWaiters(rerr, werr)
+		if s.dg != nil {
+			s.failPendingDatagrams(werr)
+		}
 	}
 	s.space.Broadcast()
 	close(s.finished)

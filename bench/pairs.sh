@@ -6,7 +6,8 @@
 #   bench/pairs.sh 9 16384x Bulk/raw Bulk/lcsock-lend
 #
 # It builds the test binary once, then runs BASE and each CANDIDATE one
-# after the other, ROUNDS times, each in a fresh process. Every round
+# after the other, ROUNDS times, each in a fresh process, BASE first in
+# odd rounds and last in even ones. Every round
 # gives a ratio CANDIDATE rate / BASE rate (BASE ns/op / CANDIDATE ns/op)
 # measured moments apart, so that the slow drift of a shared machine
 # (raw bulk moved between 1.4 and 2.9 GB/s within one session here)
@@ -34,13 +35,25 @@ median() { # numbers, one per line → "median [min..max]"
 }
 
 declare -A ns ratios
-for _ in $(seq "$rounds"); do
-	b=$(nsop "$base")
+for round in $(seq "$rounds"); do
+	# Odd rounds run BASE first, even rounds last: a run that comes
+	# second is slowed by the first (connections it left in TIME_WAIT,
+	# say), and the order must not favour either side.
+	declare -A v=()
+	if ((round % 2)); then
+		v[$base]=$(nsop "$base")
+	fi
+	for c in "$@"; do
+		v[$c]=$(nsop "$c")
+	done
+	if ((round % 2 == 0)); then
+		v[$base]=$(nsop "$base")
+	fi
+	b=${v[$base]}
 	ns[$base]+="$b"$'\n'
 	for c in "$@"; do
-		v=$(nsop "$c")
-		ns[$c]+="$v"$'\n'
-		ratios[$c]+="$(awk -v b="$b" -v c="$v" 'BEGIN { printf "%.3f", b / c }')"$'\n'
+		ns[$c]+="${v[$c]}"$'\n'
+		ratios[$c]+="$(awk -v b="$b" -v c="${v[$c]}" 'BEGIN { printf "%.3f", b / c }')"$'\n'
 	done
 done
 printf '%s: ns/op %s\n' "$base" "$(printf '%s' "${ns[$base]}" | median)"
