@@ -182,14 +182,24 @@ func (s *socket) dialDatagram(ctx context.Context) (*net.UDPConn, error) {
 	if bind {
 		d.LocalAddr = &net.UDPAddr{IP: ip.IP, Zone: ip.Zone, Port: port}
 	}
+	// From without a port: address reuse is set after the bind, as
+	// AcceptDatagram does for port 0 — where the holder's flag counts
+	// (unix, reuseDatagramListener); on Windows only the binder's does.
+	reuseNow := s.opts.from && (port != 0 || !reuseDatagramListener)
 	d.Control = func(network, address string, c rawConn) error {
-		return setDatagramOptions(c, s.opts.from, s.opts.broadcast)
+		return setDatagramOptions(c, reuseNow, s.opts.broadcast)
 	}
 	c, err := d.DialContext(ctx, "udp", s.addr.Addr())
 	if err != nil {
 		return nil, &OpError{Op: "open", Socket: s.id, Err: dialError(err)}
 	}
 	uc := c.(*net.UDPConn)
+	if s.opts.from && !reuseNow {
+		if err := reuseAfterBind(uc, s.opts.broadcast); err != nil {
+			uc.Close()
+			return nil, &OpError{Op: "open", Socket: s.id, Err: err}
+		}
+	}
 	if s.opts.mcastIf != "" {
 		if err := setMulticastInterface(uc, s.opts.mcastIf); err != nil {
 			uc.Close()
@@ -197,6 +207,19 @@ func (s *socket) dialDatagram(ctx context.Context) (*net.UDPConn, error) {
 		}
 	}
 	return uc, nil
+}
+
+// reuseAfterBind sets address reuse on uc, bound to a port the system
+// picked, so that others may still share that port (From, case 80): the
+// system checks the flag of the socket holding a port when another
+// binds it. Set before the bind, reuse lets the system pick a port that
+// another reusable socket holds, of this program or another.
+func reuseAfterBind(uc *net.UDPConn, broadcast bool) error {
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return setDatagramOptions(rc, true, broadcast)
 }
 
 // receive reads datagrams until the connection ends.
@@ -636,14 +659,22 @@ func (r *Registry) AcceptDatagram(port int, h Handler, message string, opts ...O
 	if r.isClosed() {
 		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: ErrClosed}
 	}
+	// For port 0, address reuse is set after the bind (reuseAfterBind).
+	reuseNow := reuseDatagramListener && port != 0
 	lc := net.ListenConfig{Control: func(network, address string, c rawConn) error {
-		return setDatagramOptions(c, reuseDatagramListener, o.broadcast)
+		return setDatagramOptions(c, reuseNow, o.broadcast)
 	}}
 	pc, err := lc.ListenPacket(context.Background(), "udp", net.JoinHostPort(r.DefaultInterface(), strconv.Itoa(port)))
 	if err != nil {
 		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: &causeError{ErrListen, err}}
 	}
 	uc := pc.(*net.UDPConn)
+	if reuseDatagramListener && !reuseNow {
+		if err := reuseAfterBind(uc, o.broadcast); err != nil {
+			uc.Close()
+			return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: &causeError{ErrListen, err}}
+		}
+	}
 	port = uc.LocalAddr().(*net.UDPAddr).Port
 	id := strconv.Itoa(port)
 	s := newSocket(r, id, ID{Port: port}, r.handler(h), o)

@@ -849,3 +849,43 @@ func TestDatagramListenerSurvivesHandlerPanic(t *testing.T) {
 	ev = rec.WaitFor(t, lcsock.EventDatagram, good.LocalAddr().String(), wait)
 	require.Equal(t, "fine", string(ev.Data))
 }
+
+// AcceptDatagram(0) gets a port no other socket holds. The listener's
+// address reuse (for case 80) was set before the bind, and Linux may
+// give port 0 of a UDP socket with SO_REUSEADDR a port that another such
+// socket holds, of this program or another: two listeners of one
+// registry could get the same port, the second failing with
+// ErrAlreadyOpen (TestIdleDatagramSocketsHoldNoBuffer, opening 50, failed
+// so). With 400, nearly every run had a collision.
+func TestAcceptDatagramPortZeroPortsDistinct(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{})
+	const n = 400
+	seen := make(map[int]bool, n)
+	for range n {
+		port, err := reg.AcceptDatagram(0, nil, "dg")
+		require.NoError(t, err)
+		require.False(t, seen[port], "port %d given twice", port)
+		seen[port] = true
+	}
+}
+
+// A datagram socket opened From a host without a port gets a port no
+// other socket holds, as AcceptDatagram(0) does (above): with address
+// reuse set before the bind, two could share one, and datagrams sent to
+// one would reach the other.
+func TestOpenDatagramFromHostPortsDistinct(t *testing.T) {
+	reg, rec := newReg(t, lcsock.Config{})
+	target := udpPeer(t, "udp4", "127.0.0.1:0")
+	const n = 400
+	seen := make(map[string]bool, n)
+	for i := range n {
+		id := target.LocalAddr().String() + "|d" + itoa(i)
+		require.NoError(t, reg.OpenDatagram(id, nil, lcsock.From("127.0.0.1")))
+		_, err := reg.Write(ctxWait(t), id, []byte("x"))
+		require.NoError(t, err)
+		_, from := readDatagram(t, target)
+		require.False(t, seen[from.String()], "local address %s given twice", from)
+		seen[from.String()] = true
+	}
+	require.Zero(t, rec.Count(lcsock.EventError, ""))
+}

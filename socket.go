@@ -1187,6 +1187,7 @@ func (s *socket) finish() {
 			s.failPendingDatagrams(werr)
 		}
 	}
+	s.queued = 0 // also of writes closeLocked dropped
 	s.space.Broadcast()
 	close(s.finished)
 	s.reg.retire(s)

@@ -37,8 +37,8 @@ median() { # numbers, one per line → "median [min..max]"
 declare -A ns ratios
 for round in $(seq "$rounds"); do
 	# Odd rounds run BASE first, even rounds last: a run that comes
-	# second is slowed by the first (connections it left in TIME_WAIT,
-	# say), and the order must not favour either side.
+	# second may be slowed by the first, and the order must not favour
+	# either side.
 	declare -A v=()
 	if ((round % 2)); then
 		v[$base]=$(nsop "$base")
