@@ -659,9 +659,16 @@ func (r *Registry) AcceptDatagram(port int, h Handler, message string, opts ...O
 	if r.isClosed() {
 		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: ErrClosed}
 	}
-	// For port 0, address reuse is set after the bind (reuseAfterBind).
+	// For port 0, address reuse is set after the bind (reuseAfterBind),
+	// and off before it, also where Go turned it on (a multicast default
+	// interface: Go listens on the wildcard address with reuse).
 	reuseNow := reuseDatagramListener && port != 0
 	lc := net.ListenConfig{Control: func(network, address string, c rawConn) error {
+		if port == 0 {
+			if err := noReuse(c); err != nil {
+				return err
+			}
+		}
 		return setDatagramOptions(c, reuseNow, o.broadcast)
 	}}
 	pc, err := lc.ListenPacket(context.Background(), "udp", net.JoinHostPort(r.DefaultInterface(), strconv.Itoa(port)))

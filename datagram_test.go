@@ -889,3 +889,21 @@ func TestOpenDatagramFromHostPortsDistinct(t *testing.T) {
 	}
 	require.Zero(t, rec.Count(lcsock.EventError, ""))
 }
+
+// AcceptDatagram(0) gets a port no other socket holds also when the
+// default interface is a multicast group address: Go's ListenPacket then
+// listens on the wildcard address with address reuse set before the bind
+// (for group listeners sharing a port), and Linux could pick a port that
+// another reusable socket held, as in TestAcceptDatagramPortZeroPortsDistinct.
+func TestAcceptDatagramPortZeroMulticastInterfacePortsDistinct(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{})
+	require.NoError(t, reg.SetDefaultInterface("239.255.77.1"))
+	const n = 400
+	seen := make(map[int]bool, n)
+	for range n {
+		port, err := reg.AcceptDatagram(0, nil, "dg")
+		require.NoError(t, err)
+		require.False(t, seen[port], "port %d given twice", port)
+		seen[port] = true
+	}
+}

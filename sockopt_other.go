@@ -13,3 +13,5 @@ type rawConn = syscall.RawConn
 const reuseDatagramListener = false
 
 func setDatagramOptions(c syscall.RawConn, reuse, broadcast bool) error { return nil }
+
+func noReuse(c syscall.RawConn) error { return nil }

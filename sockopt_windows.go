@@ -50,6 +50,17 @@ func setDatagramOptions(c syscall.RawConn, reuse, broadcast bool) error {
 	return errors.Join(err, serr)
 }
 
+// noReuse turns address reuse off before a bind to port 0: Go's
+// ListenPacket turns it on for a multicast address (the default
+// interface may be one), and a datagram listener does not set it here.
+func noReuse(c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(syscall.Handle(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 0)
+	})
+	return errors.Join(err, serr)
+}
+
 func b2i(b bool) int {
 	if b {
 		return 1
