@@ -58,35 +58,55 @@ func (r *Registry) accept(port int, h Handler, message string, o options, tlsCfg
 		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: ErrClosed}
 	}
 	host := r.DefaultInterface()
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-	if err != nil {
-		if s, lerr := r.lookup("accept", strconv.Itoa(port)); port != 0 && lerr == nil && s.listener != nil {
-			// The system refuses the port because this registry
-			// listens on it already (a datagram listener's UDP port is
-			// not a reason for TCP's refusal).
-			return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: ErrAlreadyOpen}
+	var held []net.Listener // port 0: ports whose number another listener has as its ID
+	defer func() {
+		for _, ln := range held {
+			ln.Close()
 		}
-		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: &causeError{ErrListen, err}}
+	}()
+	for {
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			if s, lerr := r.lookup("accept", strconv.Itoa(port)); port != 0 && lerr == nil && s.listener != nil {
+				// The system refuses the port because this registry
+				// listens on it already (a datagram listener's UDP port is
+				// not a reason for TCP's refusal).
+				return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: ErrAlreadyOpen}
+			}
+			return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: &causeError{ErrListen, err}}
+		}
+		bound := ln.Addr().(*net.TCPAddr).Port
+		id := strconv.Itoa(bound)
+		l := &listener{ln: ln, port: bound, message: message, tlsCfg: tlsCfg}
+		if o.maxConns > 0 {
+			l.slots = make(chan struct{}, o.maxConns)
+		}
+		s := newSocket(r, id, ID{Port: bound}, r.handler(h), o)
+		s.listener = l
+		s.state = stateOpen
+		if err := r.add(s, true); err != nil {
+			if port == 0 && errors.Is(err, ErrAlreadyOpen) && len(held) < pickTries {
+				// The system picked a free TCP port whose number is
+				// the ID of a datagram listener of this registry (UDP
+				// has its own ports): hold it so that the system picks
+				// another.
+				held = append(held, ln)
+				continue
+			}
+			ln.Close()
+			return 0, err
+		}
+		if r.debugging() {
+			r.debug("lcsock: listening", "port", bound, "interface", host, "tls", tlsCfg != nil)
+		}
+		go s.acceptLoop()
+		return bound, nil
 	}
-	port = ln.Addr().(*net.TCPAddr).Port
-	id := strconv.Itoa(port)
-	l := &listener{ln: ln, port: port, message: message, tlsCfg: tlsCfg}
-	if o.maxConns > 0 {
-		l.slots = make(chan struct{}, o.maxConns)
-	}
-	s := newSocket(r, id, ID{Port: port}, r.handler(h), o)
-	s.listener = l
-	s.state = stateOpen
-	if err := r.add(s, true); err != nil {
-		ln.Close()
-		return 0, err
-	}
-	if r.debugging() {
-		r.debug("lcsock: listening", "port", port, "interface", host, "tls", tlsCfg != nil)
-	}
-	go s.acceptLoop()
-	return port, nil
 }
+
+// pickTries bounds how many ports Accept(0) and AcceptDatagram(0) take
+// from the system to find one whose number is no other listener's ID.
+const pickTries = 16
 
 // isClosed reports whether the registry takes no new sockets: it is
 // closed or shutting down.

@@ -671,32 +671,47 @@ func (r *Registry) AcceptDatagram(port int, h Handler, message string, opts ...O
 		}
 		return setDatagramOptions(c, reuseNow, o.broadcast)
 	}}
-	pc, err := lc.ListenPacket(context.Background(), "udp", net.JoinHostPort(r.DefaultInterface(), strconv.Itoa(port)))
-	if err != nil {
-		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: &causeError{ErrListen, err}}
-	}
-	uc := pc.(*net.UDPConn)
-	if reuseDatagramListener && !reuseNow {
-		if err := reuseAfterBind(uc, o.broadcast); err != nil {
+	var held []*net.UDPConn // port 0: ports whose number another listener has as its ID
+	defer func() {
+		for _, uc := range held {
 			uc.Close()
+		}
+	}()
+	for {
+		pc, err := lc.ListenPacket(context.Background(), "udp", net.JoinHostPort(r.DefaultInterface(), strconv.Itoa(port)))
+		if err != nil {
 			return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: &causeError{ErrListen, err}}
 		}
+		uc := pc.(*net.UDPConn)
+		if reuseDatagramListener && !reuseNow {
+			if err := reuseAfterBind(uc, o.broadcast); err != nil {
+				uc.Close()
+				return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: &causeError{ErrListen, err}}
+			}
+		}
+		bound := uc.LocalAddr().(*net.UDPAddr).Port
+		id := strconv.Itoa(bound)
+		s := newSocket(r, id, ID{Port: bound}, r.handler(h), o)
+		s.dg = &dgram{uc: uc, listen: true, h: s.owner, msg: message, peers: map[netip.AddrPort]*socket{}}
+		s.conn = uc
+		s.state = stateOpen
+		if err := r.add(s, true); err != nil {
+			if port == 0 && errors.Is(err, ErrAlreadyOpen) && len(held) < pickTries {
+				// The system picked a free UDP port whose number is
+				// the ID of a TCP listener of this registry: hold it
+				// so that the system picks another.
+				held = append(held, uc)
+				continue
+			}
+			uc.Close()
+			return 0, err
+		}
+		go func() {
+			defer r.wg.Done()
+			s.receive(uc)
+		}()
+		return bound, nil
 	}
-	port = uc.LocalAddr().(*net.UDPAddr).Port
-	id := strconv.Itoa(port)
-	s := newSocket(r, id, ID{Port: port}, r.handler(h), o)
-	s.dg = &dgram{uc: uc, listen: true, h: s.owner, msg: message, peers: map[netip.AddrPort]*socket{}}
-	s.conn = uc
-	s.state = stateOpen
-	if err := r.add(s, true); err != nil {
-		uc.Close()
-		return 0, err
-	}
-	go func() {
-		defer r.wg.Done()
-		s.receive(uc)
-	}()
-	return port, nil
 }
 
 // Broadcast is LiveCode's allowDatagramBroadcasts for one socket: it sets
