@@ -610,10 +610,12 @@ func (r *Registry) dialHost(ctx context.Context, d *net.Dialer, host string, por
 	if conn != nil {
 		return conn, nil
 	}
-	attempts = append(attempts, skipped...)
+	// Addresses of the other family, not tried, do not make a local
+	// address that could not be bound a connect failure.
 	if len(attempts) > 0 && !slices.ContainsFunc(attempts, func(a DialAttempt) bool { return !isBindError(a.Err) }) {
 		return nil, &causeError{ErrBind, attempts[0].Err}
 	}
+	attempts = append(attempts, skipped...)
 	return nil, &DialError{Host: host, Attempts: attempts}
 }
 

@@ -1459,3 +1459,21 @@ func TestOpenWithEmptyMessage(t *testing.T) {
 	rec.WaitFor(t, lcsock.EventRead, id, wait) // after the connected event, had there been one
 	require.Zero(t, rec.Count(lcsock.EventConnected, id))
 }
+
+// A From address that cannot be bound gives ErrBind also when the
+// target's name has addresses of both families: the addresses of the
+// other family, not tried (the local address is IPv4), counted as
+// failures that were not bind errors, and the open failed with "can't
+// connect to host" though nothing was connected to.
+func TestFromBindFailureWithBothFamiliesIsErrBind(t *testing.T) {
+	p := newPeer(t)
+	held := newPeer(t) // a listener holds the local port: From cannot bind it
+	dns := newFakeDNS(t)
+	dns.setAddrs("both.test.", "::1", "127.0.0.1")
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	id := "both.test:" + itoa(p.port())
+	require.NoError(t, reg.Open(id, nil, lcsock.From("127.0.0.1:"+itoa(held.port()))))
+	ev := rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrBind)
+	require.True(t, strings.HasPrefix(ev.Params()[1], "can't bind to local host and port"), ev.Params()[1])
+}
