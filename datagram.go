@@ -183,9 +183,8 @@ func (s *socket) dialDatagram(ctx context.Context) (*net.UDPConn, error) {
 		d.LocalAddr = &net.UDPAddr{IP: ip.IP, Zone: ip.Zone, Port: port}
 	}
 	// From without a port: address reuse is set after the bind, as
-	// AcceptDatagram does for port 0 — where the holder's flag counts
-	// (unix, reuseDatagramListener); on Windows only the binder's does.
-	reuseNow := s.opts.from && (port != 0 || !reuseDatagramListener)
+	// AcceptDatagram does for port 0 (reuseAfterPick).
+	reuseNow := s.opts.from && (port != 0 || !reuseAfterPick)
 	d.Control = func(network, address string, c rawConn) error {
 		return setDatagramOptions(c, reuseNow, s.opts.broadcast)
 	}
@@ -680,6 +679,12 @@ func (r *Registry) AcceptDatagram(port int, h Handler, message string, opts ...O
 	for {
 		pc, err := lc.ListenPacket(context.Background(), "udp", net.JoinHostPort(r.DefaultInterface(), strconv.Itoa(port)))
 		if err != nil {
+			if s, lerr := r.lookup("accept", strconv.Itoa(port)); port != 0 && lerr == nil && s.dg != nil && s.dg.listen {
+				// The system refuses the port because this registry
+				// listens on it already: where a listener sets no
+				// address reuse (Windows), as Accept does.
+				return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: ErrAlreadyOpen}
+			}
 			return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: &causeError{ErrListen, err}}
 		}
 		uc := pc.(*net.UDPConn)

@@ -930,3 +930,23 @@ func TestAcceptPortZeroIDsDistinctAcrossProtocols(t *testing.T) {
 	}
 	require.Len(t, reg.OpenSockets(), 2*n)
 }
+
+// AcceptDatagram on a port this registry listens on already is
+// ErrAlreadyOpen also when the system refuses the bind — as on Windows,
+// where a datagram listener sets no address reuse, and, here, when the
+// second bind's address is held by another program's socket without
+// reuse — as Accept does.
+func TestAcceptDatagramTakenPortRefusedBySystemIsAlreadyOpen(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{})
+	reg.SetDefaultInterface("127.0.0.1")
+	port, err := reg.AcceptDatagram(0, nil, "dg")
+	require.NoError(t, err)
+	other, err := net.ListenPacket("udp", "[::1]:"+itoa(port)) // no reuse
+	if err != nil {
+		t.Skipf("no IPv6 loopback to hold the port on: %v", err)
+	}
+	defer other.Close()
+	reg.SetDefaultInterface("::1")
+	_, err = reg.AcceptDatagram(port, nil, "dg")
+	require.ErrorIs(t, err, lcsock.ErrAlreadyOpen)
+}

@@ -299,11 +299,16 @@ func (s *socket) run(ctx context.Context) {
 func (s *socket) dial(ctx context.Context) (net.Conn, error) {
 	r := s.reg
 	d := net.Dialer{Resolver: r.cfg.Resolver, KeepAlive: s.opts.keepAlive}
+	reuseLater := false
 	bind := func(ctx context.Context) error { // within ConnectTimeout
 		ip, port, bind, err := s.localAddr(ctx)
 		if bind {
 			d.LocalAddr = &net.TCPAddr{IP: ip.IP, Zone: ip.Zone, Port: port}
-			if s.opts.from {
+			// From without a port: reuse after the bind, as for
+			// datagrams (reuseAfterPick; Linux picks a free TCP port
+			// either way, macOS may not).
+			reuseLater = s.opts.from && port == 0 && reuseAfterPick
+			if s.opts.from && !reuseLater {
 				d.Control = reuseControl
 			}
 		}
@@ -312,6 +317,17 @@ func (s *socket) dial(ctx context.Context) (net.Conn, error) {
 	conn, err := r.dialTCP(ctx, &d, &s.opts, s.addr, bind)
 	if err != nil {
 		return nil, &OpError{Op: "open", Socket: s.id, Err: err}
+	}
+	if tc, ok := conn.(*net.TCPConn); ok && reuseLater {
+		// So that another socket may still share the port (case 82).
+		rc, err := tc.SyscallConn()
+		if err == nil {
+			err = reuseControl("", "", rc)
+		}
+		if err != nil {
+			conn.Close()
+			return nil, &OpError{Op: "open", Socket: s.id, Err: &causeError{ErrBind, err}}
+		}
 	}
 	if tc, ok := conn.(*net.TCPConn); ok && s.opts.noDelaySet {
 		tc.SetNoDelay(s.opts.noDelay)

@@ -1283,6 +1283,22 @@ func TestCase82FromSharedPort(t *testing.T) {
 	require.Equal(t, local, c2.RemoteAddr().(*net.TCPAddr).Port)
 }
 
+// Case 82 with a port the system picked: a socket opened From a host
+// without a port takes a port no other socket holds (reuse is set after
+// the bind), and another may share it From that port all the same.
+func TestCase82FromPickedPortShared(t *testing.T) {
+	p1, p2 := newPeer(t), newPeer(t)
+	reg, rec := newReg(t, lcsock.Config{})
+	require.NoError(t, reg.Open(p1.id("1"), nil, lcsock.From("127.0.0.1"), lcsock.WithMessage("up")))
+	c1 := p1.accept()
+	rec.WaitFor(t, lcsock.EventConnected, p1.id("1"), wait)
+	local := c1.RemoteAddr().(*net.TCPAddr).Port
+	require.NoError(t, reg.Open(p2.id("2"), nil, lcsock.From("127.0.0.1:"+itoa(local)), lcsock.WithMessage("up")))
+	c2 := p2.accept()
+	rec.WaitFor(t, lcsock.EventConnected, p2.id("2"), wait)
+	require.Equal(t, local, c2.RemoteAddr().(*net.TCPAddr).Port)
+}
+
 // Case 83: a local host that does not resolve gives a socketError.
 func TestCase83BadLocalHost(t *testing.T) {
 	dns := newFakeDNS(t)

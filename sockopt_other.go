@@ -12,6 +12,8 @@ type rawConn = syscall.RawConn
 
 const reuseDatagramListener = false
 
+const reuseAfterPick = false
+
 func setDatagramOptions(c syscall.RawConn, reuse, broadcast bool) error { return nil }
 
 func noReuse(c syscall.RawConn) error { return nil }

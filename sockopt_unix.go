@@ -27,6 +27,12 @@ func isBindError(err error) bool {
 
 type rawConn = syscall.RawConn
 
+// reuseAfterPick: the system checks the address reuse of the socket
+// that holds a port when another binds it, so a socket bound to a port
+// the system picked can set reuse after the bind (and must: set before,
+// it lets the system pick a port that another reusable socket holds).
+const reuseAfterPick = true
+
 // reuseDatagramListener: AcceptDatagram sets address reuse, as the
 // LiveCode engine does, so that a datagram socket opened From the
 // listener's port can share it — LiveCode's way to send a broadcast and

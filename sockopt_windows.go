@@ -28,6 +28,11 @@ func isBindError(err error) bool {
 
 type rawConn = syscall.RawConn
 
+// reuseAfterPick is false on Windows: only the reuse of the socket that
+// binds second counts, so From sets it before the bind, as it always
+// did.
+const reuseAfterPick = false
+
 // reuseDatagramListener is false on Windows, where SO_REUSEADDR would
 // let the listener bind a port another socket holds; SO_REUSEADDR on a
 // socket opened From the listener's port is enough for it to share it.
