@@ -432,13 +432,16 @@ func TestInteropOpenSSL(t *testing.T) {
 		stderr := &lockedBuffer{}
 		cmd.Stderr = stderr
 		require.NoError(t, cmd.Start())
-		defer cmd.Wait()
+		exited := make(chan error, 1)
+		defer func() { <-exited }()
 		defer cmd.Process.Kill()
 		stdin.Write([]byte("ping from openssl\n"))
 		lines := make(chan string, 1)
 		go func() {
 			line, _ := bufio.NewReader(stdout).ReadString('\n')
 			lines <- line
+			io.Copy(io.Discard, stdout) // Wait must not close stdout under this reader
+			exited <- cmd.Wait()
 		}()
 		select {
 		case line := <-lines:
@@ -448,6 +451,15 @@ func TestInteropOpenSSL(t *testing.T) {
 		}
 		stdin.Close()
 		srv.WaitFor(t, lcsock.EventAccepted, "", wait)
+		// s_client ends at the end of its input. Its report is complete in
+		// stderr only once Wait has copied all of it: the echo can come back
+		// while the copy is still behind (1 failure in 200 under load).
+		select {
+		case <-exited:
+			exited <- nil // for the deferred receive
+		case <-time.After(wait):
+			t.Fatalf("s_client did not end at the end of its input; stderr: %s", stderr.String())
+		}
 		require.Contains(t, stderr.String(), "Verification: OK") // s_client verified our certificate
 	})
 }
