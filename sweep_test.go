@@ -322,10 +322,32 @@ func TestSweepHVerbsByKind(t *testing.T) {
 			return r, id
 		},
 		"tlsopen": func(t *testing.T) (*lcsock.Registry, string) {
+			// A TLS echo peer that, like the plain peer of "open", keeps
+			// its end open until the test ends. lcsocktest.TLSServer
+			// closes when it reads the end of stream, so its close could
+			// end the socket between CloseWrite and the verbs after it
+			// ("socket is not open"; 1 failure in ~200 under load).
 			ca := lcsocktest.NewCA(t)
-			srv := lcsocktest.TLSServer(t, ca, "localhost")
-			r, rec := newReg(t, lcsock.Config{Certificates: []string{srv.CAFile()}})
-			id := srv.ID("tls")
+			cert, key := ca.Issue(t, "localhost")
+			pair, err := tls.X509KeyPair(cert, key)
+			require.NoError(t, err)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			done, served := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(served)
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{pair}})
+				io.Copy(tc, tc)
+				<-done
+				tc.Close()
+			}()
+			t.Cleanup(func() { close(done); ln.Close(); <-served }) // after the registry's Close
+			r, rec := newReg(t, lcsock.Config{Certificates: []string{caFile(t, ca)}})
+			id := ln.Addr().String() + "|tls"
 			require.NoError(t, r.OpenSecure(id, nil, lcsock.WithMessage("c"), lcsock.VerifyHost("localhost")))
 			rec.WaitFor(t, lcsock.EventConnected, id, wait)
 			return r, id
