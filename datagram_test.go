@@ -859,7 +859,13 @@ func TestDatagramListenerSurvivesHandlerPanic(t *testing.T) {
 // so). With 400, nearly every run had a collision.
 func TestAcceptDatagramPortZeroPortsDistinct(t *testing.T) {
 	reg, _ := newReg(t, lcsock.Config{})
-	const n = 400
+	requireDistinctDatagramPorts(t, reg, 400)
+}
+
+// requireDistinctDatagramPorts opens n datagram listeners on port 0 and
+// checks that no port is given twice.
+func requireDistinctDatagramPorts(t *testing.T, reg *lcsock.Registry, n int) {
+	t.Helper()
 	seen := make(map[int]bool, n)
 	for range n {
 		port, err := reg.AcceptDatagram(0, nil, "dg")
@@ -898,14 +904,7 @@ func TestOpenDatagramFromHostPortsDistinct(t *testing.T) {
 func TestAcceptDatagramPortZeroMulticastInterfacePortsDistinct(t *testing.T) {
 	reg, _ := newReg(t, lcsock.Config{})
 	require.NoError(t, reg.SetDefaultInterface("239.255.77.1"))
-	const n = 400
-	seen := make(map[int]bool, n)
-	for range n {
-		port, err := reg.AcceptDatagram(0, nil, "dg")
-		require.NoError(t, err)
-		require.False(t, seen[port], "port %d given twice", port)
-		seen[port] = true
-	}
+	requireDistinctDatagramPorts(t, reg, 400)
 }
 
 // Accept(0) and AcceptDatagram(0) of one registry never fail with

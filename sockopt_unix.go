@@ -7,18 +7,21 @@ import (
 	"syscall"
 )
 
-// reuseControl sets SO_REUSEADDR (and SO_REUSEPORT where the system
-// needs it for that) before a From bind, as the LiveCode engine does, so
-// two client sockets may share a local port.
+// reuseControl sets address reuse for a From bind (before it, or after
+// a bind to a port the system picked: reuseAfterPick), as the LiveCode
+// engine does, so two client sockets may share a local port.
 func reuseControl(network, address string, c syscall.RawConn) error {
-	var serr error
-	err := c.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
-		if serr == nil && soReusePort != 0 {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soReusePort, 1)
-		}
-	})
-	return errors.Join(err, serr)
+	return control(c, func(fd uintptr) error { return setReuse(fd, true) })
+}
+
+// setReuse turns address reuse on or off: SO_REUSEADDR, and SO_REUSEPORT
+// where the system needs it for two sockets to share a port.
+func setReuse(fd uintptr, on bool) error {
+	err := syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, b2i(on))
+	if err == nil && soReusePort != 0 {
+		err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soReusePort, b2i(on))
+	}
+	return err
 }
 
 func isBindError(err error) bool {
@@ -43,21 +46,16 @@ const reuseDatagramListener = true
 // SO_REUSEADDR, and SO_REUSEPORT where the system needs it for that) and
 // sets SO_BROADCAST on or off.
 func setDatagramOptions(c syscall.RawConn, reuse, broadcast bool) error {
-	var serr error
-	err := c.Control(func(fd uintptr) {
+	return control(c, func(fd uintptr) error {
 		if reuse {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
-			if serr == nil && soReusePort != 0 {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soReusePort, 1)
+			if err := setReuse(fd, true); err != nil {
+				return err
 			}
 		}
-		if serr == nil {
-			// Go turns SO_BROADCAST on for every datagram socket; LiveCode's
-			// allowDatagramBroadcasts is off unless asked.
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_BROADCAST, b2i(broadcast))
-		}
+		// Go turns SO_BROADCAST on for every datagram socket; LiveCode's
+		// allowDatagramBroadcasts is off unless asked.
+		return syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_BROADCAST, b2i(broadcast))
 	})
-	return errors.Join(err, serr)
 }
 
 // noReuse turns address reuse off before a bind to port 0: Go's
@@ -65,14 +63,7 @@ func setDatagramOptions(c syscall.RawConn, reuse, broadcast bool) error {
 // interface may be one), and set before the bind it lets the system pick
 // a port another reusable socket holds.
 func noReuse(c syscall.RawConn) error {
-	var serr error
-	err := c.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 0)
-		if serr == nil && soReusePort != 0 {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soReusePort, 0)
-		}
-	})
-	return errors.Join(err, serr)
+	return control(c, func(fd uintptr) error { return setReuse(fd, false) })
 }
 
 func b2i(b bool) int {

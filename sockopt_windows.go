@@ -10,11 +10,12 @@ import (
 // reuseControl sets SO_REUSEADDR before a From bind, as the LiveCode
 // engine does, so two client sockets may share a local port.
 func reuseControl(network, address string, c syscall.RawConn) error {
-	var serr error
-	err := c.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(syscall.Handle(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
-	})
-	return errors.Join(err, serr)
+	return control(c, func(fd uintptr) error { return setReuse(fd, true) })
+}
+
+// setReuse turns SO_REUSEADDR on or off.
+func setReuse(fd uintptr, on bool) error {
+	return syscall.SetsockoptInt(syscall.Handle(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, b2i(on))
 }
 
 const (
@@ -41,29 +42,23 @@ const reuseDatagramListener = false
 // setDatagramOptions sets address reuse (From) and sets SO_BROADCAST on
 // or off.
 func setDatagramOptions(c syscall.RawConn, reuse, broadcast bool) error {
-	var serr error
-	err := c.Control(func(fd uintptr) {
+	return control(c, func(fd uintptr) error {
 		if reuse {
-			serr = syscall.SetsockoptInt(syscall.Handle(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+			if err := setReuse(fd, true); err != nil {
+				return err
+			}
 		}
-		if serr == nil {
-			// Go turns SO_BROADCAST on for every datagram socket; LiveCode's
-			// allowDatagramBroadcasts is off unless asked.
-			serr = syscall.SetsockoptInt(syscall.Handle(fd), syscall.SOL_SOCKET, syscall.SO_BROADCAST, b2i(broadcast))
-		}
+		// Go turns SO_BROADCAST on for every datagram socket; LiveCode's
+		// allowDatagramBroadcasts is off unless asked.
+		return syscall.SetsockoptInt(syscall.Handle(fd), syscall.SOL_SOCKET, syscall.SO_BROADCAST, b2i(broadcast))
 	})
-	return errors.Join(err, serr)
 }
 
 // noReuse turns address reuse off before a bind to port 0: Go's
 // ListenPacket turns it on for a multicast address (the default
 // interface may be one), and a datagram listener does not set it here.
 func noReuse(c syscall.RawConn) error {
-	var serr error
-	err := c.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(syscall.Handle(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 0)
-	})
-	return errors.Join(err, serr)
+	return control(c, func(fd uintptr) error { return setReuse(fd, false) })
 }
 
 func b2i(b bool) int {
