@@ -66,16 +66,22 @@ func ExampleRegistry_DispatchPending() {
 	defer reg.Close()
 	fmt.Println(reg.DispatchMode() == lcsock.DispatchPumped)
 
+	fmt.Println(reg.DispatchPending()) // nothing queued: returns at once
+
 	reg.Open(addr, nil)
 	h := lcsock.HandlerFunc(func(ev lcsock.Event) { fmt.Printf("%s %q\n", ev.Name, ev.Data) })
 	reg.WriteWithMessage(addr, []byte("ping\n"), nil, "")
 	reg.ReadWithMessage(addr, lcsock.Until("\n"), h, "gotLine")
-	fmt.Println(reg.DispatchPending()) // nothing runs until the host asks
-	reg.Dispatch(context.Background()) // wait for messages
+	// The line may come back at any moment; its handler runs only when
+	// the host asks: Dispatch waits for it ("wait for messages"), and
+	// DispatchPending then finds nothing left.
+	n, _ := reg.Dispatch(context.Background())
+	fmt.Println(n, reg.DispatchPending())
 	// Output:
 	// true
 	// 0
 	// gotLine "ping\n"
+	// 1 0
 }
 
 func ExampleRegistry_HostAddress() {
