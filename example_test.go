@@ -45,18 +45,17 @@ func ExampleRegistry_Open() {
 	reg, _ := lcsock.NewRegistry(lcsock.Config{})
 	defer reg.Close()
 
-	done := make(chan struct{})
-	h := lcsock.HandlerFunc(func(ev lcsock.Event) {
-		fmt.Println(ev.Name, len(ev.Params()), "param")
-		close(done)
-	})
+	// The handler runs on the dispatcher goroutine, maybe before the
+	// Println below: it hands the event over, and this goroutine prints.
+	connected := make(chan lcsock.Event, 1)
 	// open socket to "127.0.0.1:port|web" with message "connected"
-	if err := reg.Open(addr+"|web", h, lcsock.WithMessage("connected")); err != nil {
+	if err := reg.Open(addr+"|web", notify(connected), lcsock.WithMessage("connected")); err != nil {
 		fmt.Println(err)
 		return
 	}
 	fmt.Println("listed at once:", len(reg.OpenSockets()) == 1)
-	<-done
+	ev := <-connected
+	fmt.Println(ev.Name, len(ev.Params()), "param")
 	// Output:
 	// listed at once: true
 	// connected 1 param
