@@ -120,8 +120,8 @@ func ExampleRegistry_AcceptSecure() {
 		return
 	}
 	id := "127.0.0.1:" + strconv.Itoa(port)
-	reg.OpenSecure(id, nil)
-	ev := <-accepted // announced only once its handshake succeeded
+	reg.OpenSecure(id, notify(accepted)) // its socketError, if any, would show
+	ev := <-accepted                     // announced only once its handshake succeeded
 	st, err := reg.TLSState(ev.Socket)
 	fmt.Println(ev.Name, ev.Params()[1] == strconv.Itoa(port))
 	fmt.Println("TLS 1.2 or later:", err == nil && st.Version >= tls.VersionTLS12)
