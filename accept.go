@@ -3,6 +3,7 @@ package lcsock
 import (
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
@@ -58,12 +59,8 @@ func (r *Registry) accept(port int, h Handler, message string, o options, tlsCfg
 		return 0, &OpError{Op: "accept", Socket: strconv.Itoa(port), Err: ErrClosed}
 	}
 	host := r.DefaultInterface()
-	var held []net.Listener // port 0: ports whose number another listener has as its ID
-	defer func() {
-		for _, ln := range held {
-			ln.Close()
-		}
-	}()
+	var held pickedPorts
+	defer held.close()
 	for {
 		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 		if err != nil {
@@ -85,12 +82,7 @@ func (r *Registry) accept(port int, h Handler, message string, o options, tlsCfg
 		s.listener = l
 		s.state = stateOpen
 		if err := r.add(s, true); err != nil {
-			if port == 0 && errors.Is(err, ErrAlreadyOpen) && len(held) < pickTries {
-				// The system picked a free TCP port whose number is
-				// the ID of a datagram listener of this registry (UDP
-				// has its own ports): hold it so that the system picks
-				// another.
-				held = append(held, ln)
+			if held.hold(port, err, ln) {
 				continue
 			}
 			ln.Close()
@@ -107,6 +99,30 @@ func (r *Registry) accept(port int, h Handler, message string, o options, tlsCfg
 // pickTries bounds how many ports Accept(0) and AcceptDatagram(0) take
 // from the system to find one whose number is no other listener's ID.
 const pickTries = 16
+
+// pickedPorts are the ports Accept(0) or AcceptDatagram(0) was given and
+// could not use: TCP and UDP number their ports apart, so the system may
+// pick a free port whose number a listener of the other protocol has as
+// its ID. Each is held until the listen is done, so that the system
+// picks another.
+type pickedPorts []io.Closer
+
+// hold keeps c, bound to a port the system picked, if adding its
+// listener failed with ErrAlreadyOpen and another try is allowed; the
+// caller then asks for another port.
+func (p *pickedPorts) hold(port int, err error, c io.Closer) bool {
+	if port != 0 || !errors.Is(err, ErrAlreadyOpen) || len(*p) >= pickTries {
+		return false
+	}
+	*p = append(*p, c)
+	return true
+}
+
+func (p pickedPorts) close() {
+	for _, c := range p {
+		c.Close()
+	}
+}
 
 // isClosed reports whether the registry takes no new sockets: it is
 // closed or shutting down.

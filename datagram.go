@@ -670,12 +670,8 @@ func (r *Registry) AcceptDatagram(port int, h Handler, message string, opts ...O
 		}
 		return setDatagramOptions(c, reuseNow, o.broadcast)
 	}}
-	var held []*net.UDPConn // port 0: ports whose number another listener has as its ID
-	defer func() {
-		for _, uc := range held {
-			uc.Close()
-		}
-	}()
+	var held pickedPorts
+	defer held.close()
 	for {
 		pc, err := lc.ListenPacket(context.Background(), "udp", net.JoinHostPort(r.DefaultInterface(), strconv.Itoa(port)))
 		if err != nil {
@@ -701,11 +697,7 @@ func (r *Registry) AcceptDatagram(port int, h Handler, message string, opts ...O
 		s.conn = uc
 		s.state = stateOpen
 		if err := r.add(s, true); err != nil {
-			if port == 0 && errors.Is(err, ErrAlreadyOpen) && len(held) < pickTries {
-				// The system picked a free UDP port whose number is
-				// the ID of a TCP listener of this registry: hold it
-				// so that the system picks another.
-				held = append(held, uc)
+			if held.hold(port, err, uc) {
 				continue
 			}
 			uc.Close()
