@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -46,7 +47,7 @@ func TestLendBufferGrowth(t *testing.T) {
 		_, err := reg.Dispatch(ctx)
 		require.NoError(t, err)
 	}
-	limit := 2 * (reg.cfg.MaxReadBuffer + readChunkMax)
+	limit := reg.cfg.MaxReadBuffer + 1 + readChunkMax
 	require.LessOrEqual(t, biggest, limit, "read buffer of %d bytes (MaxReadBuffer %d)", biggest, reg.cfg.MaxReadBuffer)
 }
 
@@ -89,7 +90,7 @@ func TestLendBufferGrowthSerial(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("stuck")
 	}
-	limit := 2 * (reg.cfg.MaxReadBuffer + readChunkMax)
+	limit := reg.cfg.MaxReadBuffer + 1 + readChunkMax
 	require.LessOrEqual(t, biggest, limit, "read buffer of %d bytes (MaxReadBuffer %d)", biggest, reg.cfg.MaxReadBuffer)
 }
 
@@ -475,5 +476,40 @@ func TestUntilEmptyAfterPeerEOF(t *testing.T) {
 		got, err = reg.Read(context.Background(), id, Until(""))
 		require.Equal(t, io.EOF, err)
 		require.Empty(t, got)
+	}
+}
+
+// The read buffer of a socket whose pending read finds no match grows
+// only up to what the socket may hold — MaxReadBuffer, and the one byte
+// more that tells an overflow from the end of the stream (readLimit) —
+// with one read chunk to spare. It doubled: the default limit of 1 MiB
+// reached a 2 MiB buffer for its +1 byte.
+func TestReadBufferGrowsToLimitOnly(t *testing.T) {
+	for _, limit := range []int{100_000, 2 * readChunkMax, 3*readChunkMax + 7, 1 << 20} {
+		t.Run(strconv.Itoa(limit), func(t *testing.T) {
+			reg, id, peer := openToPeer(t, Config{MaxReadBuffer: limit, Dispatch: DispatchPumped})
+			s, err := reg.lookup("test", id)
+			require.NoError(t, err)
+			errs := make(chan error, 1)
+			biggest := 0
+			h := HandlerFunc(func(ev Event) {
+				s.mu.Lock()
+				biggest = cap(s.buf)
+				s.mu.Unlock()
+				errs <- ev.Err
+			})
+			require.NoError(t, reg.ReadWithMessage(id, Until("\n"), h, "line"))
+			go peer.Write(bytes.Repeat([]byte("x"), limit+1))
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			_, err = reg.Dispatch(ctx)
+			require.NoError(t, err)
+			require.ErrorIs(t, <-errs, ErrBufferFull)
+			require.LessOrEqual(t, biggest, limit+1+readChunkMax, "read buffer of %d bytes", biggest)
+			// Nothing buffered is lost: the bytes wait for a read that takes them.
+			got, err := reg.Read(ctx, id, For(limit, Chars))
+			require.NoError(t, err)
+			require.Len(t, got, limit)
+		})
 	}
 }

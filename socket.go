@@ -593,7 +593,8 @@ func (s *socket) bufferFull() bool {
 // readSpace compacts or grows the buffer and returns the free space to
 // read into: never more than keeps the unread bytes within readLimit.
 // Free space of at least readChunkMin is used as it is; below that the
-// unread bytes move to the front of the buffer, or to one twice as large.
+// unread bytes move to the front of the buffer, or to one twice as large
+// but no larger than MaxReadBuffer + 1 + readChunkMax.
 // Called with s.mu held by the reader goroutine.
 func (s *socket) readSpace() []byte {
 	unread := len(s.buf) - s.rpos
@@ -624,7 +625,17 @@ func (s *socket) readSpace() []byte {
 				// unread ones, or it doubles at every fill, without bound.
 				grow = 2 * unread
 			}
-			nb := make([]byte, unread, max(grow, unread+want))
+			// Never past what the socket may hold (readLimit), with a
+			// chunk of room to spare so that a buffer kept full by a slow
+			// reader moves its bytes to the front at most once per chunk
+			// taken; unread+want never exceeds it.
+			size := min(max(grow, unread+want), s.reg.cfg.MaxReadBuffer+1+readChunkMax)
+			if size <= cap(s.buf) && s.lent == 0 {
+				copy(s.buf, s.buf[s.rpos:])
+				s.buf, s.rpos = s.buf[:unread], 0
+				break
+			}
+			nb := make([]byte, unread, size)
 			copy(nb, s.buf[s.rpos:])
 			s.retireBuf()
 			s.buf, s.bufp, s.rpos = nb, &nb, 0
