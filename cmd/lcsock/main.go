@@ -192,12 +192,35 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return 0
 }
 
-// unquote turns Go escapes such as \r\n into bytes.
+// unquote turns Go escapes such as \r\n into bytes. A flag without a
+// backslash is the delimiter as typed, byte for byte.
 func unquote(s string) (string, error) {
-	if s == "" {
-		return "", nil
+	if !strings.Contains(s, `\`) {
+		return s, nil
 	}
-	return strconv.Unquote(`"` + s + `"`)
+	// The inside of a Go string literal, but for the two characters it
+	// cannot hold as themselves: a double quote and a newline typed
+	// literally stand for themselves.
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			b.WriteByte(c)
+			if i+1 < len(s) {
+				i++
+				b.WriteByte(s[i]) // escaped: \" stays a quote, \\ a backslash
+			}
+		case '"':
+			b.WriteString(`\"`)
+		case '\n':
+			b.WriteString(`\n`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return strconv.Unquote(b.String())
 }
 
 // connect opens id, sends stdin and prints what arrives until the peer

@@ -214,3 +214,59 @@ func TestListenEchoClientThatDoesNotRead(t *testing.T) {
 	require.Equal(t, 0, <-done, errs.String())
 	require.Contains(t, errs.String(), ": buffer full\n", "data was dropped silently")
 }
+
+// -until takes Go escapes, and any other character as itself: a
+// delimiter typed literally (a newline from the shell's $'\n', a double
+// quote) was refused, since the flag went through strconv.Unquote as the
+// inside of a Go string literal.
+func TestUnquoteUntil(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		bad      bool
+	}{
+		{in: "", want: ""},
+		{in: `\n`, want: "\n"},
+		{in: `\r\n`, want: "\r\n"},
+		{in: "\n", want: "\n"},
+		{in: "\r\n", want: "\r\n"},
+		{in: `"`, want: `"`},
+		{in: `a"b`, want: `a"b`},
+		{in: `\"`, want: `"`},
+		{in: `\\`, want: `\`},
+		{in: `\x00`, want: "\x00"},
+		{in: "\t|", want: "\t|"},
+		{in: "é", want: "é"},
+		{in: "END\n", want: "END\n"},
+		{in: `\q`, bad: true},
+		{in: `\`, bad: true},
+	} {
+		got, err := unquote(tc.in)
+		if tc.bad {
+			require.Error(t, err, "%q", tc.in)
+			continue
+		}
+		require.NoError(t, err, "%q", tc.in)
+		require.Equal(t, tc.want, got, "%q", tc.in)
+	}
+}
+
+// FuzzUnquoteUntil: -until never panics; without a backslash the flag is
+// the delimiter as typed; with escapes it agrees with Go's string
+// literals wherever the flag is a valid literal's inside.
+func FuzzUnquoteUntil(f *testing.F) {
+	for _, s := range []string{"", `\n`, "\n", `"`, `\"`, `\\`, `\`, `\x41`, `\u00e9`, "a\"b\nc", `\q`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := unquote(s)
+		if !strings.Contains(s, `\`) {
+			require.NoError(t, err)
+			require.Equal(t, s, got)
+			return
+		}
+		if want, werr := strconv.Unquote(`"` + s + `"`); werr == nil {
+			require.NoError(t, err)
+			require.Equal(t, want, got)
+		}
+	})
+}
