@@ -312,7 +312,12 @@ func listen(ctx context.Context, cfg lcsock.Config, port int, spec lcsock.ReadSp
 			fmt.Fprintf(stderr, "lcsock: accepted %s\n", ev.Socket)
 			reg.ReadWithMessage(ev.Socket, spec, nil, "data")
 		case lcsock.EventRead:
-			if echo {
+			switch {
+			case !echo:
+				stdout.Write(ev.Data)
+			case len(ev.Data) > 0:
+				// Not the empty read at the end of the stream: that empty
+				// write would be queued and fail once the socket closes.
 				if err := reg.WriteWithMessage(ev.Socket, ev.Data, nil, ""); err != nil {
 					// A client that reads nothing fills its write queue
 					// (Config.MaxWriteQueue): close it rather than drop data.
@@ -320,8 +325,6 @@ func listen(ctx context.Context, cfg lcsock.Config, port int, spec lcsock.ReadSp
 					reg.CloseSocket(ev.Socket)
 					return
 				}
-			} else {
-				stdout.Write(ev.Data)
 			}
 			switch {
 			case ev.Err == nil:

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// startListen starts run(args) and returns the port it reports, a cancel
+// func and the channel of its exit status.
+func startListen(t *testing.T, args []string, errs *syncBuffer) (string, context.CancelFunc, chan int) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, nil, io.Discard, errs) }()
+	var port string
+	require.Eventually(t, func() bool {
+		_, port, _ = strings.Cut(errs.String(), "listening on port ")
+		port, _, _ = strings.Cut(port, "\n")
+		return port != ""
+	}, 5*time.Second, 10*time.Millisecond)
+	return port, cancel, done
+}
+
+// listen -echo: a client that half-closes and goes away normally is no
+// error. The tool echoed the empty end-of-stream read back; that empty
+// write was queued and failed once socketClosed closed the socket, so
+// every client that closed printed "lcsock: ID: socket is not open"
+// (seen with nc -N, socat and lcsock connect as clients).
+func TestListenEchoCleanCloseNoError(t *testing.T) {
+	var errs syncBuffer
+	port, cancel, done := startListen(t, []string{"listen", "-echo", "0"}, &errs)
+	defer cancel()
+	const clients = 20
+	for range clients {
+		c, err := net.Dial("tcp", "127.0.0.1:"+port)
+		require.NoError(t, err)
+		require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
+		_, err = c.Write([]byte("ping\n"))
+		require.NoError(t, err)
+		require.NoError(t, c.(*net.TCPConn).CloseWrite())
+		got, err := io.ReadAll(c) // until the tool closes
+		require.NoError(t, err)
+		require.Equal(t, "ping\n", string(got))
+		c.Close()
+	}
+	cancel()
+	require.Equal(t, 0, <-done, errs.String())
+	require.Equal(t, clients, strings.Count(errs.String(), " closed\n"), errs.String())
+	require.NotContains(t, errs.String(), "not open")
+}
