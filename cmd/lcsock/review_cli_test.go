@@ -53,3 +53,34 @@ func TestListenEchoCleanCloseNoError(t *testing.T) {
 	require.Equal(t, clients, strings.Count(errs.String(), " closed\n"), errs.String())
 	require.NotContains(t, errs.String(), "not open")
 }
+
+// udp send reads stdin line by line; Ctrl-C (ctx) must end it while it
+// waits for the next line, as it ends connect and listen. The scan loop
+// never looked at ctx: an interactive "udp send" ignored Ctrl-C until
+// stdin ended (reproduced with kill -INT on the built binary).
+func TestUDPSendInterruptWhileReadingStdin(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer pc.Close()
+	stdin, feed := io.Pipe()
+	defer feed.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errs syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"udp", "send", pc.LocalAddr().String()}, stdin, &out, &errs) }()
+	_, err = feed.Write([]byte("one\n"))
+	require.NoError(t, err)
+	buf := make([]byte, 64)
+	require.NoError(t, pc.SetReadDeadline(time.Now().Add(5*time.Second)))
+	n, _, err := pc.ReadFrom(buf)
+	require.NoError(t, err)
+	require.Equal(t, "one", string(buf[:n]))
+	cancel() // stdin stays open, as a terminal's does
+	select {
+	case code := <-done:
+		require.Equal(t, 0, code, errs.String())
+	case <-time.After(5 * time.Second):
+		t.Fatal("udp send ignored the interrupt while waiting for stdin")
+	}
+}

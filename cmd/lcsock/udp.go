@@ -35,21 +35,47 @@ func udpSend(ctx context.Context, cfg lcsock.Config, id string, stdin io.Reader,
 	if err := reg.OpenDatagram(id, nil, lcsock.WithMessage("reply")); err != nil {
 		return err
 	}
-	sc := bufio.NewScanner(stdin)
-	sc.Buffer(make([]byte, 64<<10), 64<<10)
-	for sc.Scan() {
-		if _, err := reg.Write(ctx, id, sc.Bytes()); err != nil {
-			// If the socket failed (port unreachable), its socketError
-			// says why; it may still be on its way to the handler.
+	// stdin is read on its own goroutine: Ctrl-C (ctx) ends the command
+	// while it waits for a line, as a terminal's stdin never ends.
+	lines := make(chan []byte)
+	scanErr := make(chan error, 1)
+	quit := make(chan struct{})
+	defer close(quit)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdin)
+		sc.Buffer(make([]byte, 64<<10), 64<<10)
+		for sc.Scan() {
 			select {
-			case ferr := <-failed:
-				return ferr
-			case <-time.After(time.Second):
-				return err
+			case lines <- append([]byte(nil), sc.Bytes()...):
+			case <-quit:
+				return
+			}
+		}
+		scanErr <- sc.Err()
+	}()
+read:
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case line, ok := <-lines:
+			if !ok {
+				break read
+			}
+			if _, err := reg.Write(ctx, id, line); err != nil {
+				// If the socket failed (port unreachable), its socketError
+				// says why; it may still be on its way to the handler.
+				select {
+				case ferr := <-failed:
+					return ferr
+				case <-time.After(time.Second):
+					return err
+				}
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
+	if err := <-scanErr; err != nil {
 		return err
 	}
 	select { // replies may still be on their way
