@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/lcsock/lcsock"
 )
@@ -13,8 +14,20 @@ import (
 // demo runs an echo server and a client in one registry on loopback and
 // prints every event as LiveCode would send it: the message name and its
 // parameters.
+//
+// The client's and the server's events race (connected and
+// newConnection; each sent and the server's gotLine), so they are
+// printed in the order of the conversation, the same every run, rather
+// than as the handlers run.
 func demo(ctx context.Context, out io.Writer) error {
 	lines := []string{"hello\n", "from\n", "lcsock\n"}
+	order := []string{"client connected", "server newConnection"}
+	for range lines {
+		order = append(order, "client sent", "server gotLine", "client gotEcho")
+	}
+	order = append(order, "server gotLine", "server socketClosed") // the end of stream
+	type event struct{ key, text string }
+	events := make(chan event, 4*len(order)) // never blocks a handler
 	done := make(chan error, 1)
 	var reg *lcsock.Registry
 	var client string
@@ -24,7 +37,10 @@ func demo(ctx context.Context, out io.Writer) error {
 		if r := ev.Result(); r != "" {
 			line += "   (the result: " + r + ")"
 		}
-		fmt.Fprintln(out, line)
+		select {
+		case events <- event{who + " " + ev.Name, line}:
+		default:
+		}
 	}
 	// The server: every accepted socket echoes lines until the client closes.
 	var server lcsock.HandlerFunc
@@ -38,8 +54,6 @@ func demo(ctx context.Context, out io.Writer) error {
 				reg.WriteWithMessage(ev.Socket, ev.Data, nil, "")
 				reg.ReadWithMessage(ev.Socket, lcsock.Until("\n"), server, "gotLine")
 			}
-		case lcsock.EventClosed:
-			done <- nil
 		case lcsock.EventError:
 			done <- ev.Err
 		}
@@ -76,10 +90,30 @@ func demo(ctx context.Context, out io.Writer) error {
 	if err := reg.Open(client, cli, lcsock.WithMessage("connected")); err != nil {
 		return err
 	}
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
+	var held []event // arrived, not yet printed
+	for next := 0; next < len(order) && err == nil; {
+		select {
+		case ev := <-events:
+			held = append(held, ev)
+		case err = <-done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		for i := 0; i < len(held) && next < len(order); i++ {
+			if held[i].key == order[next] {
+				fmt.Fprintln(out, held[i].text)
+				held = append(held[:i], held[i+1:]...)
+				i, next = -1, next+1 // the next one may have arrived already
+			}
+		}
+	}
+	for _, ev := range held { // after a failure: the rest as it arrived
+		fmt.Fprintln(out, ev.text)
+	}
+	// The server's socket leaves openSockets once its socketClosed
+	// handler has returned.
+	for end := time.Now().Add(time.Second); err == nil && len(reg.OpenSockets()) > 1 && time.Now().Before(end); {
+		time.Sleep(time.Millisecond)
 	}
 	fmt.Fprintf(out, "openSockets: %s\n", quoteAll(reg.OpenSockets()))
 	return err

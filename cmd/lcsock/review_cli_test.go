@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +84,36 @@ func TestUDPSendInterruptWhileReadingStdin(t *testing.T) {
 		require.Equal(t, 0, code, errs.String())
 	case <-time.After(5 * time.Second):
 		t.Fatal("udp send ignored the interrupt while waiting for stdin")
+	}
+}
+
+// demo prints the same transcript every run, but for the port numbers.
+// It printed each event as its handler ran, and the client's and the
+// server's events race: "client connected" / "server newConnection" /
+// "client sent", and each "client sent" / "server gotLine", came out in
+// either order (three runs of go run ./cmd/lcsock demo, three orders).
+func TestDemoDeterministic(t *testing.T) {
+	ports := regexp.MustCompile(`[0-9]{4,}`)
+	want := `accept connections on port 0 with message "newConnection" -> it = P
+open socket to "127.0.0.1:P|demo" with message "connected"
+client connected     "127.0.0.1:P|demo"
+server newConnection "127.0.0.1:P", "P"
+client sent          "127.0.0.1:P|demo"
+server gotLine       "127.0.0.1:P", "hello\n"
+client gotEcho       "127.0.0.1:P|demo", "hello\n"
+client sent          "127.0.0.1:P|demo"
+server gotLine       "127.0.0.1:P", "from\n"
+client gotEcho       "127.0.0.1:P|demo", "from\n"
+client sent          "127.0.0.1:P|demo"
+server gotLine       "127.0.0.1:P", "lcsock\n"
+client gotEcho       "127.0.0.1:P|demo", "lcsock\n"
+server gotLine       "127.0.0.1:P", ""   (the result: eof)
+server socketClosed  "127.0.0.1:P"
+openSockets: "P"
+`
+	for range 30 {
+		var out, errs bytes.Buffer
+		require.Equal(t, 0, run(context.Background(), []string{"demo"}, nil, &out, &errs), errs.String())
+		require.Equal(t, want, ports.ReplaceAllString(out.String(), "P"))
 	}
 }
