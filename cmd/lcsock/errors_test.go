@@ -46,7 +46,7 @@ func TestNegativeTimeout(t *testing.T) {
 
 // -h, alone or after a verb, prints the usage to stderr and succeeds.
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"-h"}, {"help"}, {"connect", "-h"}, {"udp", "listen", "-h"}} {
+	for _, args := range [][]string{{"-h"}, {"help"}, {"connect", "-h"}, {"udp", "listen", "-h"}, {"udp", "-h"}, {"udp", "help"}} {
 		var out, errs syncBuffer
 		code := run(context.Background(), args, strings.NewReader(""), &out, &errs)
 		require.Equal(t, 0, code, args)

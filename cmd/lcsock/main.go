@@ -78,6 +78,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	if verb == "udp" && len(rest) > 0 { // "udp send" and "udp listen" take flags after the sub-verb
+		if h := rest[0]; h == "-h" || h == "-help" || h == "--help" || h == "help" {
+			fmt.Fprint(stderr, usage)
+			return 0
+		}
 		verb, rest = "udp "+rest[0], rest[1:]
 	}
 	switch _, ok := verbFlags[verb]; {
@@ -168,14 +172,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "udp send":
 		err = udpSend(ctx, cfg, fs.Arg(0), stdin, stdout, stderr)
 	case "udp listen":
-		port, perr := strconv.Atoi(fs.Arg(0))
+		port, perr := portArg(fs.Arg(0))
 		if perr != nil {
 			fmt.Fprintf(stderr, "lcsock: udp listen: %q is not a port number\n", fs.Arg(0))
 			return 2
 		}
 		err = udpListen(ctx, cfg, port, *echo, stdout, stderr)
 	case "listen":
-		port, perr := strconv.Atoi(fs.Arg(0))
+		port, perr := portArg(fs.Arg(0))
 		if perr != nil {
 			fmt.Fprintf(stderr, "lcsock: listen: %q is not a port number\n", fs.Arg(0))
 			return 2
@@ -190,6 +194,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 1
 	}
 	return 0
+}
+
+// portArg parses a port number as socket IDs write it: decimal digits
+// only (strconv.Atoi also takes a sign, so "+80" listened on port 80).
+// The range is the registry's to check (ErrInvalidPort).
+func portArg(s string) (int, error) {
+	if s == "" || strings.Trim(s, "0123456789") != "" {
+		return 0, strconv.ErrSyntax
+	}
+	return strconv.Atoi(s)
 }
 
 // unquote turns Go escapes such as \r\n into bytes. A flag without a

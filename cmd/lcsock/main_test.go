@@ -62,6 +62,12 @@ func TestBadInput(t *testing.T) {
 		{"listen", "abc"},
 		{"connect", "-until", `\q`, "a:1"},
 		{"demo", "-bogus"},
+		// A port is digits: "+0" listened on a port the system picked.
+		{"listen", "+0"},
+		{"udp", "listen", "+0"},
+		{"listen", "-0"},
+		{"listen", " 0"},
+		{"listen", "99999999999999999999"},
 	} {
 		var out, errs bytes.Buffer
 		require.Equal(t, 2, run(context.Background(), args, nil, &out, &errs), "%q", args)
