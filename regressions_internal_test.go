@@ -513,3 +513,33 @@ func TestReadBufferGrowsToLimitOnly(t *testing.T) {
 		})
 	}
 }
+
+// A socket with no read pending holds at most one read chunk of unread
+// input (README, Limits). A buffer grown by an earlier long read kept
+// its room, and the reader filled it with a whole chunk on top of what
+// was already unread: 3 bytes left after a 300 KB line, then 64 KiB
+// more, with nobody reading.
+func TestNoReadPendingHoldsOneChunk(t *testing.T) {
+	reg, id, peer := openToPeer(t, Config{})
+	line := append(bytes.Repeat([]byte("x"), 300_000), '\n')
+	go peer.Write(append(line, "abc"...))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got, err := reg.Read(ctx, id, Until("\n"))
+	require.NoError(t, err)
+	require.Equal(t, line, got)
+	buffered := func() int {
+		st, err := reg.Stats(id)
+		require.NoError(t, err)
+		return st.Buffered
+	}
+	require.Eventually(t, func() bool { return buffered() == 3 }, 10*time.Second, time.Millisecond)
+	rest := bytes.Repeat([]byte("0123456789"), 20_000)
+	go peer.Write(rest)
+	require.Eventually(t, func() bool { return buffered() >= readChunkMax }, 10*time.Second, time.Millisecond)
+	require.LessOrEqual(t, buffered(), readChunkMax, "unread input with no read pending")
+	// Nothing is lost: the bytes come out in order.
+	got, err = reg.Read(ctx, id, For(3+len(rest), Chars))
+	require.NoError(t, err)
+	require.Equal(t, append([]byte("abc"), rest...), got)
+}

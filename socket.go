@@ -591,7 +591,8 @@ func (s *socket) bufferFull() bool {
 }
 
 // readSpace compacts or grows the buffer and returns the free space to
-// read into: never more than keeps the unread bytes within readLimit.
+// read into: never more than keeps the unread bytes within readLimit, or
+// within one chunk while no read is pending.
 // Free space of at least readChunkMin is used as it is; below that the
 // unread bytes move to the front of the buffer, or to one twice as large
 // but no larger than MaxReadBuffer + 1 + readChunkMax.
@@ -606,6 +607,11 @@ func (s *socket) readSpace() []byte {
 		s.buf = (*s.bufp)[:0]
 	}
 	want := min(s.readLimit()-unread, readChunkMax)
+	if len(s.reads) == 0 {
+		// Nobody reads: hold no more than a chunk (bufferFull), whatever
+		// room a buffer grown by an earlier read has.
+		want = min(want, readChunkMax-unread)
+	}
 	if free := cap(s.buf) - len(s.buf); free < want && free < readChunkMin {
 		switch {
 		case s.lent > 0 && unread < readChunkMax/2:
