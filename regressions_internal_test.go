@@ -543,3 +543,25 @@ func TestNoReadPendingHoldsOneChunk(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, append([]byte("abc"), rest...), got)
 }
+
+// With no read pending the reader does not grow the buffer for nobody
+// (BENCHMARKS.md, session 7): under half a chunk unread, not at the
+// front, and no room behind it, the bytes move to the front of the
+// pooled buffer. readSpace made a new 128 KiB array (not pooled) when
+// the consumed bytes in front were fewer than half the buffer.
+func TestNoReadPendingDoesNotGrow(t *testing.T) {
+	const k = 1 << 10
+	s := &socket{reg: &Registry{cfg: Config{MaxReadBuffer: 1 << 20}}}
+	b := make([]byte, readChunkMax)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	s.bufp = &b
+	s.buf, s.rpos = b[:61*k], 30*k
+	want := append([]byte(nil), s.unread()...)
+	require.False(t, s.bufferFull())
+	space := s.readSpace()
+	require.Equal(t, readChunkMax, cap(s.buf), "grown with no read pending")
+	require.Equal(t, want, s.unread())
+	require.Len(t, space, readChunkMax-len(want))
+}

@@ -621,7 +621,9 @@ func (s *socket) readSpace() []byte {
 			nb := append((*nbp)[:0], s.buf[s.rpos:]...)
 			s.retireBuf()
 			s.buf, s.bufp, s.rpos = nb, nbp, 0
-		case s.lent == 0 && cap(s.buf)-unread >= min(want, readChunkMin) && s.rpos >= cap(s.buf)/2:
+		case s.lent == 0 && cap(s.buf)-unread >= min(want, readChunkMin) && (s.rpos >= cap(s.buf)/2 || len(s.reads) == 0):
+			// With no read pending fewer than half a chunk are unread
+			// here (bufferFull): never grow the buffer for nobody.
 			copy(s.buf, s.buf[s.rpos:])
 			s.buf, s.rpos = s.buf[:unread], 0
 		default:
