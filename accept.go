@@ -41,7 +41,7 @@ type listener struct {
 // Accept fails at once, with nothing left open, for a port outside
 // 0–65535 (ErrInvalidPort), a port already listened on by this registry
 // (ErrAlreadyOpen), or a port the system will not bind (ErrListen).
-// Options: MaxConnections.
+// Options: MaxConnections, InputEOL.
 func (r *Registry) Accept(port int, h Handler, message string, opts ...Option) (int, error) {
 	o, err := buildOptions("accept", strconv.Itoa(port), opts)
 	if err != nil {

@@ -83,7 +83,8 @@ type dgram struct {
 // then it stays in OpenSockets, and CloseSocket drops them with no event.
 // On Windows, where Go's net package turns such reports off for UDP
 // sockets (SIO_UDP_CONNRESET), none arrives. Options: From
-// (source address), WithMessage, Broadcast. TLS options give ErrDatagramTLS.
+// (source address), WithMessage, Broadcast, MulticastInterface. TLS
+// options give ErrDatagramTLS.
 //
 // A write over 65507 bytes to an IPv4 peer, or 65527 to an IPv6 one, is
 // refused with ErrDatagramTooLarge. While a name resolves and the family

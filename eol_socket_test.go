@@ -1,10 +1,12 @@
 package lcsock_test
 
 import (
+	"crypto/tls"
 	"net"
 	"testing"
 
 	"github.com/lcsock/lcsock"
+	"github.com/lcsock/lcsock/lcsocktest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -94,4 +96,23 @@ func TestAnyLineEndCRAtReadBufferLimit(t *testing.T) {
 			require.Equal(t, tc.rest, string(got))
 		})
 	}
+}
+
+// InputEOL is an option of the TLS verbs too, as its doc says: it converts
+// the decrypted stream of a socket accepted by AcceptSecure.
+func TestInputEOLAcceptSecure(t *testing.T) {
+	ca := lcsocktest.NewCA(t)
+	cert, key := ca.Issue(t, "127.0.0.1")
+	reg, rec := newReg(t, lcsock.Config{})
+	port, err := reg.AcceptSecure(0, nil, "onConn", string(cert), string(key), lcsock.InputEOL(lcsock.LF))
+	require.NoError(t, err)
+	c, err := tls.Dial("tcp", "127.0.0.1:"+itoa(port), &tls.Config{RootCAs: ca.Pool()})
+	require.NoError(t, err)
+	defer c.Close()
+	acc := rec.WaitFor(t, lcsock.EventAccepted, "", wait).Socket
+	_, err = c.Write([]byte("x\r\ny\r"))
+	require.NoError(t, err)
+	got, err := reg.Read(ctxWait(t), acc, lcsock.For(2, lcsock.Lines))
+	require.NoError(t, err)
+	require.Equal(t, "x\ny\n", string(got))
 }

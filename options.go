@@ -107,8 +107,9 @@ func NoDelay(on bool) Option {
 // CR, LF and CRLF, including a CRLF split across two packets — to to (LF
 // or CR) before any read sees it: Tcl's "-translation auto" on input.
 // LiveCode itself is binary; this is an lcsock extension. Reads that
-// count lines then see one line end per line. For Open, Accept (where
-// it applies to every accepted socket) and Adopt.
+// count lines then see one line end per line. For Open, OpenSecure,
+// Accept and AcceptSecure (where it applies to every accepted socket),
+// and Adopt; Secure refuses to upgrade a socket opened with it.
 func InputEOL(to EOL) Option {
 	return Option{name: "InputEOL", verbs: verbOpens | verbAccepts | verbAdopt, apply: func(o *options) error {
 		if to != LF && to != CR {
