@@ -85,10 +85,14 @@ type Event struct {
 	// EventDatagram the sender's ID; for EventResolved the name looked up.
 	Socket string
 	// Data holds the bytes read (EventRead, EventDatagram). The handler owns
-	// it. For EventResolved it holds the addresses, one per line.
+	// it — except with Config.LendReadData, which lends an EventRead's
+	// Data only until the handler returns. For EventResolved it holds the addresses, one per line.
 	Data []byte
 	// Err is the failure for EventError. For EventRead it is io.EOF when
-	// the read completed short because the stream ended.
+	// the read completed short because the stream ended, the connection's
+	// error when it failed instead (a reset; EOF is set), or an error
+	// wrapping ErrBufferFull (see Registry.ReadWithMessage). For
+	// EventResolved it is the lookup's error.
 	Err error
 	// EOF reports, for EventRead, that the stream has ended: LiveCode's
 	// result "eof".

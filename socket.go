@@ -1554,16 +1554,20 @@ func isTimeout(err error) bool {
 //
 // When the stream ends first, Read returns what the buffer could give
 // (possibly nothing) and io.EOF, unwrapped (UntilEOF returns nil: the end
-// is its condition). It returns an error wrapping ErrTimeout when no byte
+// is its condition); when the connection fails instead (a reset), it
+// returns that data and the error of the socket's socketError. It returns an error wrapping ErrTimeout when no byte
 // arrives for the timeout interval in force when Read was called (a wait
 // for the connection counts, as for Write and in LiveCode; the bytes of a
 // TLS handshake that Secure or OpenSecure runs meanwhile do
 // not count: a handshake slower than the interval times the Read out);
 // ctx's error when ctx ends; ErrClosed when the socket is closed
 // meanwhile. On timeout or cancellation nothing is consumed: the buffered
-// bytes stay for the next read. An unknown ID gives ErrSocketNotOpen, an
-// until-read longer than Config.MaxReadBuffer + 1 bytes ErrBufferFull
-// (the data stays buffered), a nil ctx an error (no panic).
+// bytes stay for the next read. An unknown ID gives ErrSocketNotOpen, a
+// listener ErrNotReadable, a negative count ErrBadReadSpec and a For
+// count needing more than Config.MaxReadBuffer bytes ErrBufferFull, at
+// once; an until-read (or a count of lines, items or words) not
+// satisfied within Config.MaxReadBuffer + 1 bytes gives ErrBufferFull
+// (the data stays buffered); a nil ctx an error (no panic).
 func (r *Registry) Read(ctx context.Context, id string, spec ReadSpec) ([]byte, error) {
 	if err := nilContext(ctx, "read", id); err != nil {
 		return nil, err
@@ -1662,10 +1666,17 @@ func latest(a, b time.Time) time.Time {
 // name, with the socket ID and the data, is sent to h (nil means
 // Config.Handler) — never during this call. If the stream ends first, the
 // event carries what the buffer could give and Err io.EOF; then the
-// socket's owner gets socketClosed. While the read waits with no bytes
-// arriving, the owner gets socketTimeout every timeout interval. An
-// until-read that passes Config.MaxReadBuffer completes with Err wrapping
-// ErrBufferFull and no data, leaving the data buffered.
+// socket's owner gets socketClosed. If the connection fails instead (a
+// reset), Err is the error of the socketError the owner gets then.
+// While the read waits with no bytes arriving, the owner gets
+// socketTimeout every timeout interval. An until-read (or a count of
+// lines, items or words) that passes Config.MaxReadBuffer completes with
+// Err wrapping ErrBufferFull and no data, leaving the data buffered.
+//
+// It fails at once, with no event, as Read does: ErrSocketNotOpen,
+// ErrNotReadable for a listener, ErrBadReadSpec for a negative count, and
+// ErrBufferFull for a For count needing more than Config.MaxReadBuffer
+// bytes.
 func (r *Registry) ReadWithMessage(id string, spec ReadSpec, h Handler, name string) error {
 	s, err := r.lookupConn("read", id)
 	if err != nil {
