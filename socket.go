@@ -1717,8 +1717,10 @@ func (r *Registry) ReadWithMessage(id string, spec ReadSpec, h Handler, name str
 // socket, a Write cut short by ctx or its timeout also ends the socket
 // (one socketError): TLS cannot go on after a record cut halfway. Any
 // write error on the connection is fatal to the socket: its owner gets
-// one socketError. Write does not keep data after it returns. A nil ctx
-// is an error (no panic).
+// one socketError. Write does not keep data after it returns. An unknown
+// ID gives ErrSocketNotOpen, a listener ErrNotWritable, a socket whose
+// write side CloseWrite closed or whose connection has failed ErrClosed;
+// a nil ctx is an error (no panic).
 func (r *Registry) Write(ctx context.Context, id string, data []byte) (int, error) {
 	if err := nilContext(ctx, "write", id); err != nil {
 		return 0, err
@@ -1800,7 +1802,11 @@ func (w *writeReq) sent() int { return w.off }
 // Config.Handler). An empty name sends no event. When the queued bytes of
 // the socket would pass Config.MaxWriteQueue it fails with ErrBufferFull
 // and queues nothing. While the write makes no progress the owner gets
-// socketTimeout every timeout interval.
+// socketTimeout every timeout interval. An unknown ID gives
+// ErrSocketNotOpen, a listener ErrNotWritable, a socket whose write side
+// CloseWrite closed or whose connection has failed ErrClosed; if sending
+// the part the kernel takes at once fails, that error is returned and
+// the owner gets one socketError with it.
 func (r *Registry) WriteWithMessage(id string, data []byte, h Handler, name string) error {
 	s, err := r.lookupConn("write", id)
 	if err != nil {

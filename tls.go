@@ -460,7 +460,9 @@ func (r *Registry) TLSState(id string) (tls.ConnectionState, error) {
 // has not run yet, and drops them if it fails. It returns
 // at once; a failed handshake gives the socket's owner one socketError
 // wrapping ErrHandshake. An already secure socket is left as it is
-// (nil). An unknown ID gives ErrSocketNotOpen.
+// (nil). An unknown ID gives ErrSocketNotOpen, a datagram socket
+// ErrDatagramTLS, a listener ErrNotWritable, and a socket opened with
+// InputEOL an error: its early bytes were converted.
 func (r *Registry) Secure(id string, opts ...Option) error {
 	s, err := r.lookupConn("secure", id)
 	if err != nil {
