@@ -570,8 +570,9 @@ func (r *Registry) DispatchMode() DispatchMode { return r.cfg.Dispatch }
 
 // Dispatch delivers queued events on the calling goroutine, for
 // registries in DispatchPumped mode: it waits until at least one event is
-// queued (or ctx ends, or the registry closes), then calls the handlers
-// of every queued event, in order, and returns how many it delivered.
+// queued (or ctx ends, or the registry closes: ErrClosed), then calls the
+// handlers of every queued event, in order, and returns how many it
+// delivered.
 // It is LiveCode's "wait for messages". Calls from several goroutines
 // take turns. The events already queued are delivered even when ctx has
 // ended; only the waits (for an event, for the turn) end with ctx. A nil

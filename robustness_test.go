@@ -324,3 +324,30 @@ func TestDispatchEndedCtxDeliversQueued(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.Zero(t, n)
 }
+
+// A Dispatch waiting for events returns ErrClosed when the registry
+// closes, as does one called after: the doc said only that the wait ends.
+func TestDispatchEndsWithErrClosed(t *testing.T) {
+	reg, err := lcsock.NewRegistry(lcsock.Config{Dispatch: lcsock.DispatchPumped})
+	require.NoError(t, err)
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := reg.Dispatch(context.Background())
+		done <- result{n, err}
+	}()
+	require.NoError(t, reg.Close())
+	select {
+	case res := <-done:
+		require.ErrorIs(t, res.err, lcsock.ErrClosed)
+		require.Zero(t, res.n)
+	case <-time.After(wait):
+		t.Fatal("Dispatch still waiting after Close")
+	}
+	n, err := reg.Dispatch(context.Background())
+	require.ErrorIs(t, err, lcsock.ErrClosed)
+	require.Zero(t, n)
+}
