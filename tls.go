@@ -132,8 +132,9 @@ func TLSConfig(c *tls.Config) Option {
 // HandshakeTimeout bounds the TLS handshake. Zero means none for
 // OpenSecure and Secure — socketTimeout events repeat meanwhile, as
 // LiveCode's open does — and the timeout interval for each connection
-// accepted by AcceptSecure. A handshake that passes it fails with
-// socketError.
+// accepted by AcceptSecure. A handshake that passes it fails: with
+// socketError for OpenSecure and Secure, while a connection accepted by
+// AcceptSecure is closed without an event. Negative d is an error.
 func HandshakeTimeout(d time.Duration) Option {
 	return Option{name: "HandshakeTimeout", verbs: verbAnyTLS, apply: func(o *options) error {
 		if d < 0 {

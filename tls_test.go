@@ -522,3 +522,24 @@ func TestVerifyHostColon(t *testing.T) {
 		require.NotContains(t, reg.OpenSockets(), id)
 	}
 }
+
+// On AcceptSecure, HandshakeTimeout closes a connection whose handshake
+// does not finish, without an event (no socketError, as the option's doc
+// said): nothing was announced. A negative timeout is refused.
+func TestAcceptSecureHandshakeTimeoutSilent(t *testing.T) {
+	ca := lcsocktest.NewCA(t)
+	cert, key := ca.Issue(t, "127.0.0.1")
+	reg, rec := newReg(t, lcsock.Config{})
+	_, err := reg.AcceptSecure(0, nil, "acc", string(cert), string(key), lcsock.HandshakeTimeout(-time.Second))
+	require.Error(t, err)
+	port, err := reg.AcceptSecure(0, nil, "acc", string(cert), string(key), lcsock.HandshakeTimeout(50*time.Millisecond))
+	require.NoError(t, err)
+	c, err := net.Dial("tcp", "127.0.0.1:"+itoa(port))
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(wait)))
+	_, err = c.Read(make([]byte, 1)) // never speaks: the server hangs up
+	require.ErrorIs(t, err, io.EOF)
+	require.Empty(t, rec.Events())
+	require.Equal(t, []string{itoa(port)}, reg.OpenSockets())
+}
