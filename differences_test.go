@@ -1,0 +1,98 @@
+package lcsock_test
+
+import (
+	"bytes"
+	"net"
+	"syscall"
+	"testing"
+
+	"github.com/lcsock/lcsock"
+	"github.com/lcsock/lcsock/lcsocktest"
+	"github.com/stretchr/testify/require"
+)
+
+// Tests of claims in the README's "Differences from LiveCode" that had
+// none of their own.
+
+// Closing a socket frees its ID at once, even with writes still
+// flushing: the ID can be opened again while the old connection's
+// queued bytes are still going out, and both connections work.
+func TestDiffCloseFreesIDWhileFlushing(t *testing.T) {
+	p := newPeer(t)
+	reg, rec := newReg(t, lcsock.Config{MaxWriteQueue: 64 << 20})
+	id := p.id("again")
+	c1 := openConnected(t, reg, rec, p, id)
+	big := bytes.Repeat([]byte("0123456789abcdef"), 2<<20) // 32 MiB: more than the kernel holds
+	require.NoError(t, reg.WriteWithMessage(id, big, nil, "flushed"))
+	st, err := reg.Stats(id)
+	require.NoError(t, err)
+	require.Positive(t, st.QueuedWrites, "the write must still be queued when the socket closes")
+	require.NoError(t, reg.CloseSocket(id))
+
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("up2")))
+	c2 := p.accept()
+	require.Equal(t, "up2", rec.WaitFor(t, lcsock.EventConnected, id, wait).Name)
+	require.Equal(t, []string{id}, reg.OpenSockets())
+	require.NoError(t, reg.WriteWithMessage(id, []byte("second"), nil, ""))
+	require.Equal(t, "second", string(readN(t, c2, 6)))
+
+	got := readN(t, c1, len(big)) // the old connection's flush goes on
+	require.True(t, bytes.Equal(big, got))
+	require.Equal(t, "flushed", rec.WaitFor(t, lcsock.EventWritten, id, wait).Name)
+}
+
+// failingWrites is a connection whose writes fail with an error that is
+// not EPIPE; its reads wait for the peer.
+type failingWrites struct{ net.Conn }
+
+func (failingWrites) Write([]byte) (int, error) { return 0, syscall.EIO }
+
+// Any write error is fatal to the socket, not only EPIPE (the engine
+// goes on after the others): one socketError naming the write, and the
+// ID is gone.
+func TestDiffAnyWriteErrorIsFatal(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	reg, rec := newReg(t, lcsock.Config{})
+	id, err := reg.Adopt("pipe:1|eio", failingWrites{a}, nil)
+	require.NoError(t, err)
+	require.NoError(t, reg.WriteWithMessage(id, []byte("x"), nil, "never"))
+	ev := rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.ErrorIs(t, ev.Err, syscall.EIO)
+	require.Contains(t, ev.Params()[1], syscall.EIO.Error())
+	barrier(t, reg, rec)
+	require.Equal(t, 1, rec.Count(lcsock.EventError, id))
+	require.Zero(t, rec.Count(lcsock.EventClosed, id))
+	require.Zero(t, rec.Count(lcsock.EventWritten, id))
+	require.NotContains(t, reg.OpenSockets(), id)
+	require.ErrorIs(t, reg.WriteWithMessage(id, []byte("y"), nil, ""), lcsock.ErrSocketNotOpen)
+}
+
+// A From host goes to the resolver in its IDNA form, as an ID's host does.
+func TestDiffFromHostIDNA(t *testing.T) {
+	dns := newFakeDNS(t)
+	p := newPeer(t)
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	id := p.id("idnfrom")
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("up"), lcsock.From("bücher.example:0")))
+	p.accept()
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	require.Contains(t, dns.questions(), "xn--bcher-kva.example.")
+}
+
+// TLS host names are matched by Go's rules, case-insensitively (the
+// engine's matcher is case-sensitive).
+func TestDiffTLSHostNameIgnoresCase(t *testing.T) {
+	ca := lcsocktest.NewCA(t)
+	cert, key := ca.Issue(t, "localhost")
+	reg, rec := newReg(t, lcsock.Config{})
+	reg.SetCertificates([]string{caFile(t, ca)})
+	port, _ := tlsEchoServer(t, reg, cert, key)
+	id := "LocalHost:" + itoa(port)
+	require.NoError(t, reg.OpenSecure(id, nil, lcsock.WithMessage("ok")))
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	id2 := "127.0.0.1:" + itoa(port) + "|vh"
+	require.NoError(t, reg.OpenSecure(id2, nil, lcsock.WithMessage("ok"), lcsock.VerifyHost("LOCALHOST")))
+	rec.WaitFor(t, lcsock.EventConnected, id2, wait)
+	require.Zero(t, rec.Count(lcsock.EventError, ""))
+}
