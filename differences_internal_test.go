@@ -46,3 +46,39 @@ func TestDiffAvailableAtEndOfStream(t *testing.T) {
 	require.Equal(t, "eof", after.Result())
 	require.Empty(t, reg.OpenSockets())
 }
+
+// The flush of a closed socket gives up after a timeout interval with
+// no progress (README, Differences from LiveCode): the connection
+// closes and the unsent writes are dropped without events.
+func TestDiffCloseFlushGivesUp(t *testing.T) {
+	events := make(chan Event, 16)
+	reg, id, _ := openToPeer(t, Config{TimeoutInterval: 50 * time.Millisecond, MaxWriteQueue: 64 << 20,
+		Handler: HandlerFunc(func(ev Event) { events <- ev })}) // the peer reads nothing
+	s, err := reg.lookup("test", id)
+	require.NoError(t, err)
+	waitState(t, s, func() bool { return s.state == stateOpen })
+	require.NoError(t, reg.WriteWithMessage(id, make([]byte, 32<<20), nil, "never")) // more than the kernel takes
+	require.NoError(t, reg.CloseSocket(id))
+	select {
+	case <-s.finished:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the flush did not give up")
+	}
+	s.mu.Lock()
+	require.Empty(t, s.writes)
+	s.mu.Unlock()
+	// A barrier: an event posted after the flush ended is delivered after
+	// anything the flush posted.
+	require.NoError(t, reg.Open("127.0.0.1:1|barrier", nil))
+	for {
+		select {
+		case ev := <-events:
+			require.NotEqual(t, "never", ev.Name, "the dropped write's event fired")
+			if ev.Socket == "127.0.0.1:1|barrier" {
+				return
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no barrier event")
+		}
+	}
+}

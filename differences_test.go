@@ -2,6 +2,7 @@ package lcsock_test
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"syscall"
 	"testing"
@@ -95,4 +96,72 @@ func TestDiffTLSHostNameIgnoresCase(t *testing.T) {
 	require.NoError(t, reg.OpenSecure(id2, nil, lcsock.WithMessage("ok"), lcsock.VerifyHost("LOCALHOST")))
 	rec.WaitFor(t, lcsock.EventConnected, id2, wait)
 	require.Zero(t, rec.Count(lcsock.EventError, ""))
+}
+
+// A socket that fails while a blocking Read waits on it: the Read
+// returns the error, and the owner still gets its one socketError (the
+// engine puts the text in the result only and sends none).
+func TestDiffFailureDuringBlockingReadSendsSocketError(t *testing.T) {
+	p := newPeer(t)
+	reg, rec := newReg(t, lcsock.Config{})
+	id := p.id("")
+	c := openConnected(t, reg, rec, p, id)
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		data, err := reg.Read(ctxWait(t), id, lcsock.Until("\n"))
+		done <- result{data, err}
+	}()
+	eventually(t, "the blocking read to be pending", func() bool {
+		st, err := reg.Stats(id)
+		return err == nil && st.PendingReads == 1
+	})
+	require.NoError(t, c.(*net.TCPConn).SetLinger(0))
+	require.NoError(t, c.Close()) // a reset
+	var got result
+	select {
+	case got = <-done:
+	case <-ctxWait(t).Done():
+		t.Fatal("the blocking read did not return")
+	}
+	require.Error(t, got.err)
+	require.NotErrorIs(t, got.err, io.EOF)
+	ev := rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.Equal(t, lcsock.ErrorText(got.err), ev.Params()[1])
+	barrier(t, reg, rec)
+	require.Equal(t, 1, rec.Count(lcsock.EventError, id))
+	require.Zero(t, rec.Count(lcsock.EventClosed, id))
+	require.NotContains(t, reg.OpenSockets(), id)
+}
+
+// A socket that fails completes its pending reads with what arrived,
+// their result the error's text, not "eof" (the engine drops them), then
+// sends one socketError with the same text.
+func TestDiffFailureCompletesPendingReads(t *testing.T) {
+	p := newPeer(t)
+	reg, rec := newReg(t, lcsock.Config{})
+	id := p.id("")
+	c := openConnected(t, reg, rec, p, id)
+	require.NoError(t, reg.ReadWithMessage(id, lcsock.Until("\n"), nil, "line"))
+	_, err := c.Write([]byte("partial"))
+	require.NoError(t, err)
+	waitBuffered(t, reg, id, len("partial"))
+	require.NoError(t, c.(*net.TCPConn).SetLinger(0))
+	require.NoError(t, c.Close()) // a reset
+	ev := rec.WaitFor(t, lcsock.EventRead, id, wait)
+	require.Equal(t, "line", ev.Name)
+	require.Equal(t, "partial", string(ev.Data))
+	require.True(t, ev.EOF)
+	require.NotErrorIs(t, ev.Err, io.EOF)
+	require.NotEqual(t, "eof", ev.Result())
+	require.Equal(t, lcsock.ErrorText(ev.Err), ev.Result())
+	end := rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.Equal(t, ev.Result(), end.Params()[1])
+	requireOrder(t, rec, id, lcsock.EventRead, lcsock.EventError)
+	barrier(t, reg, rec)
+	require.Equal(t, 1, rec.Count(lcsock.EventError, id))
+	require.Zero(t, rec.Count(lcsock.EventClosed, id))
 }
