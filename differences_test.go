@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -164,4 +165,25 @@ func TestDiffFailureCompletesPendingReads(t *testing.T) {
 	barrier(t, reg, rec)
 	require.Equal(t, 1, rec.Count(lcsock.EventError, id))
 	require.Zero(t, rec.Count(lcsock.EventClosed, id))
+}
+
+// Where the engine's text is fixed and lcsock knows the cause, the text
+// is the engine's followed by ": " and the cause (so a script comparing
+// the result with the bare text sees a difference; errors.Is does not).
+func TestDiffFixedTextsCarryTheCause(t *testing.T) {
+	srv := udpPeer(t, "udp4", "127.0.0.1:0")
+	dns := newFakeDNS(t)
+	dns.failName("bogus.test.")
+	reg, rec := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	id := srv.LocalAddr().String()
+	require.NoError(t, reg.OpenDatagram(id, nil))
+	_, err := reg.Write(ctxWait(t), id, make([]byte, 65508))
+	require.ErrorIs(t, err, lcsock.ErrSendDatagram)
+	require.True(t, strings.HasPrefix(lcsock.ErrorText(err), "error sending datagram: "), lcsock.ErrorText(err))
+
+	p := newPeer(t)
+	require.NoError(t, reg.Open(p.id("from"), nil, lcsock.From("bogus.test:1")))
+	ev := rec.WaitFor(t, lcsock.EventError, p.id("from"), wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrLocalResolve)
+	require.True(t, strings.HasPrefix(ev.Params()[1], "can't resolve local host and port: "), ev.Params()[1])
 }
