@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lcsock/lcsock"
 	"github.com/lcsock/lcsock/lcsocktest"
@@ -186,4 +187,31 @@ func TestDiffFixedTextsCarryTheCause(t *testing.T) {
 	ev := rec.WaitFor(t, lcsock.EventError, p.id("from"), wait)
 	require.ErrorIs(t, ev.Err, lcsock.ErrLocalResolve)
 	require.True(t, strings.HasPrefix(ev.Params()[1], "can't resolve local host and port: "), ev.Params()[1])
+}
+
+// A TLS 1.2 server's renegotiation ends the socket by default, with one
+// socketError (Go's default; the engine's OpenSSL client accepts it);
+// TLSConfig's Renegotiation allows it.
+func TestDiffRenegotiationRefusedByDefault(t *testing.T) {
+	port, renegotiate := renegotiatingServer(t)
+	for deadline := time.Now().Add(wait); ; { // s_server may not be listening yet
+		c, err := net.Dial("tcp", "127.0.0.1:"+itoa(port))
+		if err == nil {
+			c.Close() // -naccept 2 counts it
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "s_server never listened: %v", err)
+		time.Sleep(20 * time.Millisecond)
+	}
+	reg, rec := newReg(t, lcsock.Config{})
+	id := "127.0.0.1:" + itoa(port) + "|reneg"
+	require.NoError(t, reg.OpenSecure(id, nil, lcsock.Verify(false), lcsock.WithMessage("ok")))
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	require.NoError(t, reg.ReadWithMessage(id, lcsock.Until("\n"), nil, "line"))
+	renegotiate()
+	ev := rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.Contains(t, ev.Params()[1], "no renegotiation")
+	barrier(t, reg, rec)
+	require.Equal(t, 1, rec.Count(lcsock.EventError, id))
+	require.NotContains(t, reg.OpenSockets(), id)
 }
