@@ -215,3 +215,15 @@ func TestDiffRenegotiationRefusedByDefault(t *testing.T) {
 	require.Equal(t, 1, rec.Count(lcsock.EventError, id))
 	require.NotContains(t, reg.OpenSockets(), id)
 }
+
+// HostAddress of a socket still connecting is empty, as PeerAddress is
+// (the engine's hostAddress of a socket not yet bound is "0.0.0.0").
+func TestDiffHostAddressWhileConnecting(t *testing.T) {
+	dns := newFakeDNS(t)
+	dns.closeGate()
+	reg, _ := newReg(t, lcsock.Config{Resolver: dns.resolver()})
+	require.NoError(t, reg.Open("gate.test:1", nil))
+	a, err := reg.HostAddress("gate.test:1")
+	require.NoError(t, err)
+	require.Empty(t, a)
+}
