@@ -10,10 +10,12 @@ import (
 )
 
 // At the end of the stream (README, Differences from LiveCode): the read
-// with no condition that takes the last bytes has no end mark, and the
-// next one completes empty with io.EOF ("eof"). A read made after the
-// socketClosed was sent, before it is handled, is still accepted: it
-// completes at once with eof, and its event comes after the socketClosed.
+// with no condition that takes the last bytes has no end mark; a
+// blocking read after it gets io.EOF. The socketClosed is then on its
+// way, and a read with a message made before it is handled is refused
+// with ErrSocketNotOpen (the engine's "socket is not open"), so that the
+// socket's events end with its socketClosed. It was accepted and its
+// event came after the socketClosed (found by the Differences audit).
 func TestDiffAvailableAtEndOfStream(t *testing.T) {
 	var got []Event
 	reg, id, peer := openToPeer(t, Config{Dispatch: DispatchPumped, Handler: HandlerFunc(func(ev Event) { got = append(got, ev) })})
@@ -24,27 +26,45 @@ func TestDiffAvailableAtEndOfStream(t *testing.T) {
 	require.NoError(t, peer.Close())
 	waitState(t, s, func() bool { return s.eof && len(s.unread()) == 3 })
 	require.NoError(t, reg.ReadWithMessage(id, Available(), nil, "last"))
-	require.NoError(t, reg.ReadWithMessage(id, Available(), nil, "after"))
+	err = reg.ReadWithMessage(id, Available(), nil, "after")
+	require.ErrorIs(t, err, ErrSocketNotOpen)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for len(got) < 3 { // last, socketClosed, after
+	data, err := reg.Read(ctx, id, Available())
+	require.Equal(t, io.EOF, err)
+	require.Empty(t, data)
+	for len(got) < 2 { // last, socketClosed
 		_, err := reg.Dispatch(ctx)
 		require.NoError(t, err, "events: %v", got)
 	}
-	require.Len(t, got, 3, "events: %v", got)
-	last, closed, after := got[0], got[1], got[2]
+	reg.DispatchPending() // nothing more
+	require.Len(t, got, 2, "events: %v", got)
+	last, closed := got[0], got[1]
 	require.Equal(t, "last", last.Name)
 	require.Equal(t, "xyz", string(last.Data))
 	require.False(t, last.EOF)
 	require.NoError(t, last.Err)
 	require.Empty(t, last.Result())
 	require.Equal(t, EventClosed, closed.Kind)
-	require.Equal(t, "after", after.Name)
-	require.Empty(t, after.Data)
-	require.True(t, after.EOF)
-	require.Equal(t, io.EOF, after.Err)
-	require.Equal(t, "eof", after.Result())
 	require.Empty(t, reg.OpenSockets())
+}
+
+// A read with a message made before the end of the stream is seen
+// completes with "eof", before the socketClosed.
+func TestReadBeforeEndSeenGetsEOF(t *testing.T) {
+	var got []Event
+	reg, id, peer := openToPeer(t, Config{Dispatch: DispatchPumped, Handler: HandlerFunc(func(ev Event) { got = append(got, ev) })})
+	require.NoError(t, reg.ReadWithMessage(id, Until("\n"), nil, "line"))
+	require.NoError(t, peer.Close())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for len(got) < 2 {
+		_, err := reg.Dispatch(ctx)
+		require.NoError(t, err, "events: %v", got)
+	}
+	require.Equal(t, "line", got[0].Name)
+	require.Equal(t, "eof", got[0].Result())
+	require.Equal(t, EventClosed, got[1].Kind)
 }
 
 // The flush of a closed socket gives up after a timeout interval with

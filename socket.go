@@ -763,6 +763,13 @@ func (s *socket) addRead(req *readReq) error {
 	if s.state == stateClosing || s.state == stateDone {
 		return &OpError{Op: "read", Socket: s.id, Err: ErrSocketNotOpen}
 	}
+	if s.finalPosted && !req.blocking {
+		// The stream has ended, every byte was read and socketClosed is
+		// on its way: nothing is left to read, and the socket's events
+		// end with that socketClosed (the engine: "socket is not open").
+		// A blocking read still gets io.EOF (a pumped until-empty loop).
+		return &OpError{Op: "read", Socket: s.id, Err: ErrSocketNotOpen}
+	}
 	req.m = newMatcher(req.spec)
 	req.issued = time.Now()
 	s.reads = append(s.reads, req)
@@ -1676,7 +1683,9 @@ func latest(a, b time.Time) time.Time {
 // It fails at once, with no event, as Read does: ErrSocketNotOpen,
 // ErrNotReadable for a listener, ErrBadReadSpec for a negative count, and
 // ErrBufferFull for a For count needing more than Config.MaxReadBuffer
-// bytes.
+// bytes. It also fails with ErrSocketNotOpen once the stream has ended,
+// every byte was read and the socketClosed is on its way (a blocking Read
+// then returns io.EOF): the socket's events end with its socketClosed.
 func (r *Registry) ReadWithMessage(id string, spec ReadSpec, h Handler, name string) error {
 	s, err := r.lookupConn("read", id)
 	if err != nil {
