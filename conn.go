@@ -60,7 +60,7 @@ func (r *Registry) Conn(id string) (*Conn, error) {
 	case err != nil:
 		return nil, err
 	case s.listener != nil:
-		return nil, &OpError{Op: "conn", Socket: id, Err: errors.Join(ErrNotReadable, errors.New("a listener has no net.Conn view"))}
+		return nil, &OpError{Op: "conn", Socket: id, Err: &causeError{ErrNotReadable, errors.New("a listener has no net.Conn view")}}
 	case s.dg != nil:
 		return nil, &OpError{Op: "conn", Socket: id, Err: errors.New("a datagram socket has no net.Conn view")}
 	}
@@ -363,8 +363,8 @@ func (r *Registry) Adopt(id string, conn net.Conn, h Handler, opts ...Option) (s
 	} else {
 		ap, ok := remoteAddrPort(conn)
 		if !ok {
-			return "", &OpError{Op: "adopt", Err: errors.Join(ErrBadID,
-				fmt.Errorf("no ID given and the remote address %v is not TCP", conn.RemoteAddr()))} // %v: it may be nil
+			return "", &OpError{Op: "adopt", Err: &causeError{ErrBadID,
+				fmt.Errorf("no ID given and the remote address %v is not TCP", conn.RemoteAddr())}} // %v: it may be nil
 		}
 		addr = MakeID(ap.Addr().Unmap().String(), int(ap.Port()), "")
 		id = addr.String()

@@ -565,3 +565,51 @@ func TestNoReadPendingDoesNotGrow(t *testing.T) {
 	require.Equal(t, want, s.unread())
 	require.Len(t, space, readChunkMax-len(want))
 }
+
+// Error texts are one line: an interpreter puts ErrorText in LiveCode's
+// "the result", which a script compares or shows as one line. The
+// sentinels given a detail with errors.Join read "buffer full\nno match
+// in ..." (found by the Differences audit); they read "sentinel: detail"
+// now, as the other errors with a cause do, and still match both.
+func TestErrorTextsAreOneLine(t *testing.T) {
+	// A read past MaxReadBuffer.
+	reg, id, peer := openToPeer(t, Config{MaxReadBuffer: 100, Dispatch: DispatchPumped})
+	errs := make(chan error, 1)
+	require.NoError(t, reg.ReadWithMessage(id, Until("\n"), HandlerFunc(func(ev Event) { errs <- ev.Err }), "line"))
+	_, err := peer.Write(bytes.Repeat([]byte("x"), 200))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = reg.Dispatch(ctx)
+	require.NoError(t, err)
+	readErr := <-errs
+	require.ErrorIs(t, readErr, ErrBufferFull)
+
+	// A write past MaxWriteQueue, a write after CloseWrite, a listener's
+	// net.Conn view and write, TLSState before a handshake, Adopt of a
+	// non-TCP connection without an ID.
+	reg2, id2, _ := openToPeer(t, Config{MaxWriteQueue: 10})
+	queueErr := reg2.WriteWithMessage(id2, make([]byte, 11), nil, "")
+	require.ErrorIs(t, queueErr, ErrBufferFull)
+	require.NoError(t, reg2.CloseWrite(id2))
+	closedErr := reg2.WriteWithMessage(id2, []byte("x"), nil, "")
+	require.ErrorIs(t, closedErr, ErrClosed)
+	port, err := reg2.Accept(0, nil, "conn")
+	require.NoError(t, err)
+	_, viewErr := reg2.Conn(strconv.Itoa(port))
+	require.ErrorIs(t, viewErr, ErrNotReadable)
+	listenerWriteErr := reg2.CloseWrite(strconv.Itoa(port))
+	require.ErrorIs(t, listenerWriteErr, ErrNotWritable)
+	_, stateErr := reg2.TLSState(id2)
+	require.ErrorIs(t, stateErr, ErrNotSecure)
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	_, adoptErr := reg2.Adopt("", a, nil)
+	require.ErrorIs(t, adoptErr, ErrBadID)
+
+	for _, err := range []error{readErr, queueErr, closedErr, viewErr, listenerWriteErr, stateErr, adoptErr} {
+		require.NotContains(t, err.Error(), "\n", "%q", err.Error())
+		require.NotContains(t, ErrorText(err), "\n", "%q", ErrorText(err))
+	}
+}

@@ -824,8 +824,8 @@ func (s *socket) serveReads() {
 				res.err = io.EOF
 			}
 		case len(unread) >= s.readLimit():
-			res.err = &OpError{Op: "read", Socket: s.id, Err: errors.Join(ErrBufferFull,
-				errors.New("no match in "+strconv.Itoa(len(unread))+" buffered bytes (Config.MaxReadBuffer)"))}
+			res.err = &OpError{Op: "read", Socket: s.id, Err: &causeError{ErrBufferFull,
+				errors.New("no match in " + strconv.Itoa(len(unread)) + " buffered bytes (Config.MaxReadBuffer)")}}
 		default:
 			if served {
 				s.newReadHead()
@@ -912,7 +912,7 @@ func (s *socket) addWrite(w *writeReq) error {
 	case s.rerr != nil:
 		return &OpError{Op: "write", Socket: s.id, Err: ErrClosed}
 	case s.wroteClosed:
-		return &OpError{Op: "write", Socket: s.id, Err: errors.Join(ErrClosed, errors.New("write side closed by CloseWrite"))}
+		return &OpError{Op: "write", Socket: s.id, Err: &causeError{ErrClosed, errors.New("write side closed by CloseWrite")}}
 	}
 	if !w.blocking {
 		if err := s.queueFull(len(w.data)); err != nil {
@@ -937,8 +937,8 @@ func (s *socket) addWrite(w *writeReq) error {
 // Called with s.mu held.
 func (s *socket) queueFull(n int) error {
 	if s.queued+n > s.reg.cfg.MaxWriteQueue {
-		return &OpError{Op: "write", Socket: s.id, Err: errors.Join(ErrBufferFull,
-			errors.New(strconv.Itoa(s.queued)+" bytes already queued (Config.MaxWriteQueue)"))}
+		return &OpError{Op: "write", Socket: s.id, Err: &causeError{ErrBufferFull,
+			errors.New(strconv.Itoa(s.queued) + " bytes already queued (Config.MaxWriteQueue)")}}
 	}
 	return nil
 }
@@ -1915,7 +1915,7 @@ func (r *Registry) lookupConn(op, id string) (*socket, error) {
 			return nil, &OpError{Op: op, Socket: id, Err: ErrNotWritable}
 		}
 		// Secure, CloseWrite, TLSState: the engine's text, and why.
-		return nil, &OpError{Op: op, Socket: id, Err: errors.Join(ErrNotWritable, errors.New("a listener has no connection"))}
+		return nil, &OpError{Op: op, Socket: id, Err: &causeError{ErrNotWritable, errors.New("a listener has no connection")}}
 	}
 	return s, err
 }

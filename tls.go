@@ -440,7 +440,7 @@ func (r *Registry) TLSState(id string) (tls.ConnectionState, error) {
 	s.mu.Unlock()
 	switch {
 	case !ok && pending:
-		return tls.ConnectionState{}, &OpError{Op: "tlsstate", Socket: id, Err: errors.Join(ErrNotSecure, errors.New("its TLS handshake has not completed"))}
+		return tls.ConnectionState{}, &OpError{Op: "tlsstate", Socket: id, Err: &causeError{ErrNotSecure, errors.New("its TLS handshake has not completed")}}
 	case !ok:
 		return tls.ConnectionState{}, &OpError{Op: "tlsstate", Socket: id, Err: ErrNotSecure}
 	}

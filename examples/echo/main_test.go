@@ -76,7 +76,7 @@ func TestLineTooLong(t *testing.T) {
 	go c.Write(make([]byte, 2<<20)) // ends with an error when the server closes
 	_, err := io.ReadAll(c)
 	require.NotErrorIs(t, err, os.ErrDeadlineExceeded)
-	p.Stderr.WaitFor(t, `: buffer full\n`)
+	p.Stderr.WaitFor(t, `: buffer full: no match in \d+ buffered bytes`)
 }
 
 // A client that sends far more than it reads fills its write queue
@@ -101,7 +101,7 @@ func TestClientThatDoesNotRead(t *testing.T) {
 	echoed, _ := io.ReadAll(c)
 	require.Less(t, len(echoed), lines*len(line), "the write queue never filled")
 	require.NoError(t, p.Stop(t))
-	require.Contains(t, p.Stderr.String(), ": buffer full\n", "lines were dropped silently")
+	require.Contains(t, p.Stderr.String(), ": buffer full: ", "lines were dropped silently")
 }
 
 func TestBadInput(t *testing.T) {
