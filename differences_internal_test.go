@@ -18,15 +18,9 @@ import (
 // event came after the socketClosed (found by the Differences audit).
 func TestDiffAvailableAtEndOfStream(t *testing.T) {
 	var got []Event
-	reg, id, peer := openToPeer(t, Config{Dispatch: DispatchPumped, Handler: HandlerFunc(func(ev Event) { got = append(got, ev) })})
-	s, err := reg.lookup("test", id)
-	require.NoError(t, err)
-	_, err = peer.Write([]byte("xyz"))
-	require.NoError(t, err)
-	require.NoError(t, peer.Close())
-	waitState(t, s, func() bool { return s.eof && len(s.unread()) == 3 })
+	reg, id := openToEndedPeer(t, Config{Dispatch: DispatchPumped, Handler: HandlerFunc(func(ev Event) { got = append(got, ev) })}, "xyz")
 	require.NoError(t, reg.ReadWithMessage(id, Available(), nil, "last"))
-	err = reg.ReadWithMessage(id, Available(), nil, "after")
+	err := reg.ReadWithMessage(id, Available(), nil, "after")
 	require.ErrorIs(t, err, ErrSocketNotOpen)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

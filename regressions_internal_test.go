@@ -113,6 +113,21 @@ func openToPeer(t *testing.T, cfg Config, opts ...Option) (*Registry, string, ne
 	return reg, id, c
 }
 
+// openToEndedPeer opens a socket (openToPeer) to a peer that sends data
+// and closes, and waits until the socket holds data and has seen the end
+// of the stream.
+func openToEndedPeer(t *testing.T, cfg Config, data string) (*Registry, string) {
+	t.Helper()
+	reg, id, peer := openToPeer(t, cfg)
+	s, err := reg.lookup("test", id)
+	require.NoError(t, err)
+	_, err = peer.Write([]byte(data))
+	require.NoError(t, err)
+	require.NoError(t, peer.Close())
+	waitState(t, s, func() bool { return s.eof && len(s.unread()) == len(data) })
+	return reg, id
+}
+
 // CloseSocket on a socket whose reader waits in a read leaves the close
 // of the connection to the reader: closing it under the blocked read
 // would make CloseSocket (usually the dispatcher) wait for the reader
@@ -462,13 +477,7 @@ func TestResolveLocalKeepsZone(t *testing.T) {
 // DispatchPumped, where the socketClosed that ends the socket waits for
 // the loop — never saw the end of the stream (found in review).
 func TestUntilEmptyAfterPeerEOF(t *testing.T) {
-	reg, id, peer := openToPeer(t, Config{Handler: HandlerFunc(func(Event) {}), Dispatch: DispatchPumped})
-	s, err := reg.lookup("test", id)
-	require.NoError(t, err)
-	_, err = peer.Write([]byte("xyz"))
-	require.NoError(t, err)
-	require.NoError(t, peer.Close())
-	waitState(t, s, func() bool { return s.eof && len(s.unread()) == 3 })
+	reg, id := openToEndedPeer(t, Config{Handler: HandlerFunc(func(Event) {}), Dispatch: DispatchPumped}, "xyz")
 	got, err := reg.Read(context.Background(), id, Until(""))
 	require.NoError(t, err)
 	require.Equal(t, "xyz", string(got))

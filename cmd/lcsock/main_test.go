@@ -192,16 +192,8 @@ func TestTLSConnectListen(t *testing.T) {
 // client's write queue (Config.MaxWriteQueue, 16 MiB) is full, the tool
 // says so and closes the connection instead of dropping data silently.
 func TestListenEchoClientThatDoesNotRead(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
 	var errs syncBuffer
-	done := make(chan int)
-	go func() { done <- run(ctx, []string{"listen", "-echo", "0"}, nil, io.Discard, &errs) }()
-	var port string
-	require.Eventually(t, func() bool {
-		_, port, _ = strings.Cut(errs.String(), "listening on port ")
-		port, _, _ = strings.Cut(port, "\n")
-		return port != ""
-	}, 5*time.Second, 10*time.Millisecond)
+	port, cancel, done := startListen(t, []string{"listen", "-echo", "0"}, &errs)
 	c, err := net.Dial("tcp", "127.0.0.1:"+port)
 	require.NoError(t, err)
 	defer c.Close()
