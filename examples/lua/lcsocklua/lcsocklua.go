@@ -174,6 +174,13 @@ func (m *Module) deliver(obj *lua.LTable, msg lua.LValue, ev lcsock.Event) {
 	if s, ok := msg.(lua.LString); ok {
 		name = string(s)
 	}
+	// A Lua function called from Go cannot yield: in a coroutine,
+	// gopher-lua would switch to the resumer in the middle of this call
+	// and corrupt both threads. Without a parent, L's yield raises "can
+	// not yield from outside of a coroutine", the callback's error.
+	parent := L.Parent
+	L.Parent = nil
+	defer func() { L.Parent = parent }()
 	var fn *lua.LFunction
 	var self lua.LValue
 	// The lookup may run Lua code that raises an error (an __index

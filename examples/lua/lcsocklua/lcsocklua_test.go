@@ -687,3 +687,25 @@ show("still running", #socket.opensockets())
 `)
 	require.Equal(t, "false true\n\"still running\" 1\n", out)
 }
+
+// A callback cannot yield: gopher-lua cannot resume a Lua function that
+// Go called. A yield in a callback run by a socket.wait in a coroutine
+// must be that callback's error, raised by the wait, not a yield that
+// leaves the wait running and the coroutine's state corrupt (the next
+// resume used to fail with a Go nil pointer dereference).
+func TestCallbackCannotYield(t *testing.T) {
+	port := peer(t, echo)
+	in := newInterp(t)
+	in.set("ID", "127.0.0.1:"+strconv.Itoa(port))
+	out := in.run(t, `
+function connected(id) coroutine.yield("from a callback"); up = true end
+assert(socket.open(ID, "connected"))
+local co = coroutine.create(function()
+  local ok, err = pcall(waitfor, function() return up end)
+  return "wait raised", ok, err
+end)
+show(coroutine.resume(co))
+show(coroutine.status(co), up)
+`)
+	require.Regexp(t, `^true "wait raised" false ".*error in connected 127\.0\.0\.1:\d+: .*yield.*"\n"dead" nil\n$`, out)
+}
