@@ -149,6 +149,9 @@ func seek(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if _, err := lcsock.ParseID(lcsock.MakeID(*to, *port, "").String()); err != nil {
 		return cli.Usagef("-to %q: %v", *to, err)
 	}
+	if strings.Contains(*to, "|") { // the ID would name the socket, and ask port 80
+		return cli.Usagef("-to %q: want a host", *to)
+	}
 
 	var found atomic.Int64
 	enough := make(chan struct{})

@@ -111,7 +111,8 @@ func TestBadInput(t *testing.T) {
 		{"seek", "-port", "0"},
 		{"seek", "-wait", "0s"},
 		{"seek", "-n", "x"},
-		{"seek", "-to", "a:b"}, // not a host: status 2 too (found in review)
+		{"seek", "-to", "a:b"},         // not a host: status 2 too (found in review)
+		{"seek", "-to", "127.0.0.1|x"}, // a socket name, not a host: asked port 80, not -port
 	})
 	code, _, stderr := extest.RunMain(t, "-h")
 	require.Zero(t, code)
