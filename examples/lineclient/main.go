@@ -50,8 +50,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if _, _, err := net.SplitHostPort(*addr); err != nil {
 		return cli.Usagef("-addr %q: want host:port", *addr)
 	}
-	if _, err := lcsock.ParseID(*addr); err != nil {
+	if id, err := lcsock.ParseID(*addr); err != nil {
 		return cli.Usagef("-addr: %v", err) // a bad port, say
+	} else if id.Port == 0 {
+		return cli.Usagef("-addr %q: port 0 cannot be connected to", *addr)
 	}
 	if *timeout <= 0 {
 		return cli.Usagef("-timeout %v: must be positive", *timeout)

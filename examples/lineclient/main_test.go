@@ -167,6 +167,7 @@ func TestBadInput(t *testing.T) {
 		nil,                          // no -addr
 		{"-addr", "localhost"},       // no port
 		{"-addr", "127.0.0.1:99999"}, // a bad port: status 2 too (found in review)
+		{"-addr", "127.0.0.1:0"},     // port 0: no server is there
 		{"-addr", "127.0.0.1:25", "-timeout", "0s"},
 		{"-addr", "127.0.0.1:25", "extra"},
 		{"-bogus"},
