@@ -14,8 +14,10 @@ import (
 // blocking read after it gets io.EOF. The socketClosed is then on its
 // way, and a read with a message made before it is handled is refused
 // with ErrSocketNotOpen (the engine's "socket is not open"), so that the
-// socket's events end with its socketClosed. It was accepted and its
-// event came after the socketClosed (found by the Differences audit).
+// socket's events end with its socketClosed (decisions.md: pending reads
+// complete, "then exactly one socketClosed", cases 49–52; the refusal's
+// text is case 65's). It was accepted and its event came after the
+// socketClosed (found by the Differences audit).
 func TestDiffAvailableAtEndOfStream(t *testing.T) {
 	var got []Event
 	reg, id := openToEndedPeer(t, Config{Dispatch: DispatchPumped, Handler: HandlerFunc(func(ev Event) { got = append(got, ev) })}, "xyz")
