@@ -3,6 +3,7 @@ package lcsock
 import (
 	"context"
 	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -97,4 +98,35 @@ func TestDiffCloseFlushGivesUp(t *testing.T) {
 			t.Fatal("no barrier event")
 		}
 	}
+}
+
+// A write with a message made from the socketClosed handler (answering a
+// peer that half-closed, README) is sent, and its written event comes
+// after the socketClosed: the one event that may follow a socket's final
+// event (README, "Event ordering and counting guarantees").
+func TestWrittenAfterSocketClosed(t *testing.T) {
+	var got []Event
+	var reg *Registry
+	h := HandlerFunc(func(ev Event) {
+		got = append(got, ev)
+		if ev.Kind == EventClosed {
+			require.NoError(t, reg.WriteWithMessage(ev.Socket, []byte("bye\n"), nil, "bye"))
+		}
+	})
+	reg, id, peer := openToPeer(t, Config{Dispatch: DispatchPumped, Handler: h})
+	require.NoError(t, peer.(*net.TCPConn).CloseWrite())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for len(got) < 2 {
+		_, err := reg.Dispatch(ctx)
+		require.NoError(t, err, "events: %v", got)
+	}
+	require.Equal(t, EventClosed, got[0].Kind)
+	require.Equal(t, EventWritten, got[1].Kind)
+	require.Equal(t, "bye", got[1].Name)
+	require.NoError(t, peer.SetReadDeadline(time.Now().Add(5*time.Second)))
+	answer, err := io.ReadAll(peer)
+	require.NoError(t, err)
+	require.Equal(t, "bye\n", string(answer))
+	require.NotContains(t, reg.OpenSockets(), id)
 }
