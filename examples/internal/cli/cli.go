@@ -25,16 +25,30 @@ func Main(name string, run Run) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		// One line, also for joined errors (a TLS failure and its cause).
-		fmt.Fprintln(os.Stderr, name+":", strings.ReplaceAll(err.Error(), "\n", "; "))
-		var u usageError
-		if errors.As(err, &u) {
-			os.Exit(2)
-		}
-		os.Exit(1)
+	if line, code := report(ctx, name, err); code != 0 {
+		fmt.Fprintln(os.Stderr, line)
+		os.Exit(code)
 	}
 }
+
+// report returns the line Main prints for run's error and the exit
+// status: none and 0 on success or -h; 2 for a usage error; 1 otherwise,
+// with "interrupted" for a program that Ctrl-C (ctx) cut short, rather
+// than "context canceled". The line is one line, also for joined errors
+// (a TLS failure and its cause).
+func report(ctx context.Context, name string, err error) (string, int) {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return "", 0
+	case errors.As(err, new(usageError)):
+		return name + ": " + oneLine(err), 2
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		return name + ": interrupted", 1
+	}
+	return name + ": " + oneLine(err), 1
+}
+
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
 // usageError is an error in the command line.
 type usageError struct{ error }

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -50,4 +52,32 @@ func TestPort(t *testing.T) {
 	require.EqualError(t, Port(0, 1), "-port 0: not a port number (1-65535)")
 	require.EqualError(t, Port(65536, 0), "-port 65536: not a port number (0-65535)")
 	require.True(t, errors.As(Port(-1, 0), new(usageError)))
+}
+
+// report: the exit statuses and one-line messages of Main. A client that
+// Ctrl-C cut short said "context canceled" (found by the examples review).
+func TestReport(t *testing.T) {
+	live := context.Background()
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		ctx  context.Context
+		err  error
+		line string
+		code int
+	}{
+		{live, nil, "", 0},
+		{live, fmt.Errorf("x: %w", flag.ErrHelp), "", 0},
+		{live, Usagef("-port %d: bad", 99999), "prog: -port 99999: bad", 2},
+		{live, errors.New("refused"), "prog: refused", 1},
+		{live, errors.Join(errors.New("tls"), errors.New("cause")), "prog: tls; cause", 1},
+		{ended, fmt.Errorf("greeting: %w", context.Canceled), "prog: interrupted", 1},
+		{live, context.Canceled, "prog: context canceled", 1}, // not Ctrl-C's
+		{ended, errors.New("refused"), "prog: refused", 1},
+	}
+	for _, tt := range tests {
+		line, code := report(tt.ctx, "prog", tt.err)
+		require.Equal(t, tt.line, line, "%v", tt.err)
+		require.Equal(t, tt.code, code, "%v", tt.err)
+	}
 }
