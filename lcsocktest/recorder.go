@@ -29,7 +29,8 @@ type Recorder struct {
 	wake   chan struct{}
 	// OnEvent, when set, is called with each event after it is recorded,
 	// on the dispatcher's goroutine — the place to issue the next verb.
-	// Set it before events flow (it is read without a lock); WaitFor may
+	// Set it before events flow (nothing orders a later assignment with
+	// the dispatcher goroutine that reads it); WaitFor may
 	// return before OnEvent has run for the event it returns.
 	OnEvent func(lcsock.Event)
 }
