@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"net"
 	"os"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Hangup, returned by a LineServer handler, hangs up: the server ends the
@@ -115,11 +117,24 @@ func newServer(t TB, serve func(net.Conn)) *Server {
 
 func (s *Server) accept() {
 	defer s.wg.Done()
+	var delay time.Duration
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
-			return // closed
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors, say: wait and try again, as
+			// net/http does, rather than leave the test's next clients
+			// hanging on a listener nobody accepts from.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			time.Sleep(delay)
+			continue
 		}
+		delay = 0
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
