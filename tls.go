@@ -121,7 +121,9 @@ func AsServer(cert, key string) Option {
 // the caller's value. Fields set by other options (verification, server
 // name, certificates, ALPN) override the clone's; its InsecureSkipVerify
 // is ignored: only Verify(false) turns verification off. MinVersion is
-// raised to TLS 1.2 if lower. For OpenSecure, Secure and AcceptSecure.
+// raised to TLS 1.2 if lower, also in a configuration its
+// GetConfigForClient returns, which RequireClientCert also holds to. For
+// OpenSecure, Secure and AcceptSecure.
 func TLSConfig(c *tls.Config) Option {
 	return Option{name: "TLSConfig", verbs: verbAnyTLS, apply: func(o *options) error {
 		o.tls.base = c
@@ -272,6 +274,24 @@ func (r *Registry) serverTLS(o *tlsOptions) (*tls.Config, error) {
 		}
 		cfg.ClientCAs = pool
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	if get := cfg.GetConfigForClient; get != nil {
+		// The configuration it returns is the handshake's, instead of
+		// cfg: it is held to the same minimum version and client
+		// certificate check.
+		requireCli, pool := o.requireCli, cfg.ClientCAs
+		cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			c, err := get(hello)
+			if c == nil || err != nil {
+				return c, err
+			}
+			c = c.Clone()
+			c.MinVersion = max(c.MinVersion, tls.VersionTLS12)
+			if requireCli {
+				c.ClientCAs, c.ClientAuth = pool, tls.RequireAndVerifyClientCert
+			}
+			return c, nil
+		}
 	}
 	return cfg, nil
 }
