@@ -377,6 +377,13 @@ func parseProxy(rawURL string) (*proxyConfig, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err // url.Error quotes the URL, password included
 		}
+		if strings.Contains(rawURL, "@") {
+			// The parser's reason may quote part of the user
+			// information: a password with a '/', '?' or '#' ends the
+			// host early ("invalid port \":pass\""), one with a '%'
+			// is a bad escape.
+			return nil, fmt.Errorf("%w: the URL does not parse (a '/', '?', '#', '@' or '%%' in the user name or password must be percent-encoded)", ErrBadProxy)
+		}
 		return nil, fmt.Errorf("%w: %v", ErrBadProxy, err)
 	}
 	p := &proxyConfig{host: u.Hostname()}

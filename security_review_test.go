@@ -112,3 +112,23 @@ func TestRequireClientCertWithGetConfigForClient(t *testing.T) {
 	}
 	require.Zero(t, srv.Count(lcsock.EventAccepted, ""))
 }
+
+// A proxy URL whose password holds an unescaped '/', '?', '#' or '%'
+// does not parse, and the parser's error quoted part of the password
+// ("invalid port \":s3cr\" after host") in the verb's error (found in
+// the security review).
+func TestProxyParseErrorHidesPassword(t *testing.T) {
+	reg, _ := newReg(t, lcsock.Config{})
+	for _, u := range []string{
+		"http://bob:s3cr/et@proxy.test:3128",
+		"socks5://bob:s3cr?et@proxy.test:1080",
+		"http://bob:s3cr#et@proxy.test:3128",
+		"http://bob:s3cr%zzet@proxy.test:3128",
+	} {
+		err := reg.Open("y.test:1", nil, lcsock.Proxy(u))
+		require.ErrorIs(t, err, lcsock.ErrBadProxy, u)
+		require.NotContains(t, err.Error(), "s3cr", u)
+		require.NotContains(t, err.Error(), "%zz", u)
+	}
+	require.Empty(t, reg.OpenSockets())
+}
