@@ -20,6 +20,9 @@ import (
 // printed in the order of the conversation, the same every run, rather
 // than as the handlers run.
 func demo(ctx context.Context, out io.Writer) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	lines := []string{"hello\n", "from\n", "lcsock\n"}
 	order := []string{"client connected", "server newConnection"}
 	for range lines {

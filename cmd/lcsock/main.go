@@ -187,6 +187,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = listen(ctx, cfg, port, spec, *echo, sec, stdout, stderr)
 	}
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			// Ctrl-C cut the demo short ("context canceled" said less).
+			err = errors.New("interrupted")
+		}
 		fmt.Fprintf(stderr, "lcsock: %v\n", err)
 		if errors.Is(err, lcsock.ErrBadID) || errors.Is(err, lcsock.ErrInvalidPort) {
 			return 2

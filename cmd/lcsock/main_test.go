@@ -268,3 +268,13 @@ func FuzzUnquoteUntil(f *testing.F) {
 		}
 	})
 }
+
+// demo interrupted (Ctrl-C ends ctx) says so in one line and exits 1; it
+// said "context canceled".
+func TestDemoInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errs bytes.Buffer
+	require.Equal(t, 1, run(ctx, []string{"demo"}, nil, &out, &errs))
+	require.Equal(t, "lcsock: interrupted\n", errs.String())
+}
