@@ -21,7 +21,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 
 	"github.com/lcsock/lcsock"
 	"github.com/lcsock/lcsock/examples/internal/cli"
@@ -46,13 +45,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := cli.Parse(fs, args, usage, stderr); err != nil {
 		return err
 	}
-	if _, _, err := net.SplitHostPort(*addr); err != nil {
-		return cli.Usagef("-addr %q: want host:port", *addr)
-	}
-	if id, err := lcsock.ParseID(*addr); err != nil {
-		return cli.Usagef("-addr: %v", err) // a bad port, say
-	} else if id.Port == 0 {
-		return cli.Usagef("-addr %q: port 0 cannot be connected to", *addr)
+	if err := cli.Addr(*addr); err != nil {
+		return err
 	}
 
 	cfg := lcsock.Config{}

@@ -9,9 +9,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
+
+	"github.com/lcsock/lcsock"
 )
 
 // A Run function is an example program: it runs until it is done or ctx
@@ -82,6 +85,20 @@ func Parse(fs *flag.FlagSet, args []string, usage string, stderr io.Writer) erro
 func Port(port, least int) error {
 	if port < least || port > 65535 {
 		return Usagef("-port %d: not a port number (%d-65535)", port, least)
+	}
+	return nil
+}
+
+// Addr checks the value of an -addr flag a client connects to: host:port
+// with a port lcsock takes, and not 0.
+func Addr(addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return Usagef("-addr %q: want host:port", addr)
+	}
+	if id, err := lcsock.ParseID(addr); err != nil {
+		return Usagef("-addr: %v", err) // a bad port, say
+	} else if id.Port == 0 {
+		return Usagef("-addr %q: port 0 cannot be connected to", addr)
 	}
 	return nil
 }

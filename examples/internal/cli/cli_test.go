@@ -81,3 +81,11 @@ func TestReport(t *testing.T) {
 		require.Equal(t, tt.code, code, "%v", tt.err)
 	}
 }
+
+func TestAddr(t *testing.T) {
+	require.NoError(t, Addr("127.0.0.1:25"))
+	require.NoError(t, Addr("[::1]:25"))
+	require.EqualError(t, Addr("nope"), `-addr "nope": want host:port`)
+	require.EqualError(t, Addr("127.0.0.1:0"), `-addr "127.0.0.1:0": port 0 cannot be connected to`)
+	require.True(t, errors.As(Addr("a:99999"), new(usageError)))
+}
