@@ -7,7 +7,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/lcsock/lcsock"
 	"github.com/lcsock/lcsock/lcsocktest"
@@ -194,15 +193,7 @@ func TestDiffFixedTextsCarryTheCause(t *testing.T) {
 // TLSConfig's Renegotiation allows it.
 func TestDiffRenegotiationRefusedByDefault(t *testing.T) {
 	port, renegotiate := renegotiatingServer(t)
-	for deadline := time.Now().Add(wait); ; { // s_server may not be listening yet
-		c, err := net.Dial("tcp", "127.0.0.1:"+itoa(port))
-		if err == nil {
-			c.Close() // -naccept 2 counts it
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "s_server never listened: %v", err)
-		time.Sleep(20 * time.Millisecond)
-	}
+	dialListening(t, port).Close() // -naccept 2 counts it
 	reg, rec := newReg(t, lcsock.Config{})
 	id := "127.0.0.1:" + itoa(port) + "|reneg"
 	require.NoError(t, reg.OpenSecure(id, nil, lcsock.Verify(false), lcsock.WithMessage("ok")))

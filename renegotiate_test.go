@@ -19,6 +19,20 @@ import (
 // renegotiatingServer starts openssl s_server (TLS 1.2) and returns its
 // port and a function that makes it renegotiate, asking for a client
 // certificate (s_server's "R" command).
+// dialListening connects to port on 127.0.0.1 once the server started
+// there (openssl s_server, a process of its own) listens.
+func dialListening(t *testing.T, port int) net.Conn {
+	t.Helper()
+	for deadline := time.Now().Add(wait); ; {
+		c, err := net.Dial("tcp", "127.0.0.1:"+itoa(port))
+		if err == nil {
+			return c
+		}
+		require.True(t, time.Now().Before(deadline), "s_server never listened: %v", err)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func renegotiatingServer(t *testing.T) (port int, renegotiate func()) {
 	t.Helper()
 	openssl := tool(t, "openssl")
@@ -94,16 +108,7 @@ func TestCloseFromRenegotiationCallback(t *testing.T) {
 						return &tls.Certificate{}, nil
 					},
 				}
-				dial := func() net.Conn { // s_server may not be listening yet
-					for deadline := time.Now().Add(wait); ; {
-						c, err := net.Dial("tcp", "127.0.0.1:"+itoa(port))
-						if err == nil {
-							return c
-						}
-						require.True(t, time.Now().Before(deadline), "s_server never listened: %v", err)
-						time.Sleep(20 * time.Millisecond)
-					}
-				}
+				dial := func() net.Conn { return dialListening(t, port) }
 				rec := &lcsocktest.Recorder{}
 				switch how {
 				case "OpenSecure":

@@ -101,14 +101,7 @@ func TestCloseFromRenegotiationCallbackWithBlockingWrite(t *testing.T) {
 					return &tls.Certificate{}, nil
 				},
 			}
-			for deadline := time.Now().Add(wait); ; runtime.Gosched() { // s_server may not be listening yet
-				c, err := net.Dial("tcp", "127.0.0.1:"+itoa(port))
-				if err == nil {
-					c.Close() // -naccept 2 leaves room for the socket's
-					break
-				}
-				require.True(t, time.Now().Before(deadline), "s_server never listened: %v", err)
-			}
+			dialListening(t, port).Close() // -naccept 2 leaves room for the socket's
 			require.NoError(t, reg.OpenSecure(id, nil, lcsock.Verify(false), lcsock.TLSConfig(cfg), lcsock.WithMessage("ok")))
 			renegotiate()
 			awaitReturn(t, returned, name)
