@@ -207,7 +207,7 @@ func (r *Registry) adopt(conn net.Conn, lsock *socket) {
 		}
 		return
 	}
-	ap := netip.MustParseAddrPort("0.0.0.0:0")
+	ap := netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
 	if ta, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
 		ap = ta.AddrPort()
 	}

@@ -703,7 +703,11 @@ func dialSerial(ctx context.Context, d *net.Dialer, addrs []netip.AddrPort) (net
 	for i, ap := range addrs {
 		actx, cancel := ctx, context.CancelFunc(func() {})
 		if deadline, ok := ctx.Deadline(); ok {
-			actx, cancel = context.WithDeadline(ctx, partialDeadline(time.Now(), deadline, len(addrs)-i))
+			// The last address has all the time left: ctx's own deadline,
+			// no context and timer of its own.
+			if pd := partialDeadline(time.Now(), deadline, len(addrs)-i); pd.Before(deadline) {
+				actx, cancel = context.WithDeadline(ctx, pd)
+			}
 		}
 		c, err := d.DialContext(actx, "tcp", ap.String())
 		cancel()
