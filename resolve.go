@@ -45,17 +45,19 @@ var ErrBadProxy = errors.New("invalid proxy URL")
 // ErrInvalidHostAddress and the resolver's error (a *net.DNSError or
 // ctx's error). A name [ParseID] would refuse as a host (a character the
 // host syntax forbids, or one IDNA refuses) is not looked up: the error
-// wraps ErrInvalidHostAddress and ErrBadID with the reason. Safe for
-// concurrent use. A nil ctx is an error (no panic).
+// wraps ErrInvalidHostAddress and ErrBadID with the reason. A lookup
+// that the registry's Close ends, or one made after it, wraps
+// ErrInvalidHostAddress and ErrClosed. Safe for concurrent use. A nil
+// ctx is an error (no panic).
 func (r *Registry) HostNameToAddress(ctx context.Context, name string) ([]string, error) {
 	if err := nilContext(ctx, "hostNameToAddress", name); err != nil {
 		return nil, err
 	}
-	ctx, stop := r.bound(ctx)
+	bctx, stop := r.bound(ctx)
 	defer stop()
-	addrs, err := r.lookupAll(ctx, splitHostName(name))
+	addrs, err := r.lookupAll(bctx, splitHostName(name))
 	if err != nil {
-		return nil, &OpError{Op: "hostNameToAddress", Socket: name, Err: &lookupError{err}}
+		return nil, &OpError{Op: "hostNameToAddress", Socket: name, Err: &lookupError{r.lookupCause(ctx, err)}}
 	}
 	list := make([]string, len(addrs))
 	for i, a := range addrs {
@@ -96,28 +98,29 @@ func (r *Registry) HostNameToAddressWithMessage(name string, h Handler, message 
 // itself, as LiveCode does. A host name is looked up first and its first
 // address is used. A name that does not resolve or that ParseID would
 // refuse, or an empty address, gives an *OpError whose text is "invalid
-// host address" (see HostNameToAddress). It blocks until the answer, ctx's end or Close.
+// host address" (see HostNameToAddress). It blocks until the answer, ctx's end or Close
+// (ErrClosed, as for HostNameToAddress).
 // A nil ctx is an error (no panic).
 func (r *Registry) HostAddressToName(ctx context.Context, addr string) (string, error) {
 	if err := nilContext(ctx, "hostAddressToName", addr); err != nil {
 		return "", err
 	}
-	ctx, stop := r.bound(ctx)
+	bctx, stop := r.bound(ctx)
 	defer stop()
 	fail := func(err error) (string, error) {
-		return "", &OpError{Op: "hostAddressToName", Socket: addr, Err: &lookupError{err}}
+		return "", &OpError{Op: "hostAddressToName", Socket: addr, Err: &lookupError{r.lookupCause(ctx, err)}}
 	}
 	host := splitHostName(addr)
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
-		addrs, err := r.lookupAll(ctx, host)
+		addrs, err := r.lookupAll(bctx, host)
 		if err != nil {
 			return fail(err)
 		}
 		ip = addrs[0]
 	}
-	names, err := r.cfg.Resolver.LookupAddr(ctx, ip.String())
-	if err := ctx.Err(); err != nil {
+	names, err := r.cfg.Resolver.LookupAddr(bctx, ip.String())
+	if err := bctx.Err(); err != nil {
 		return fail(err)
 	}
 	if err != nil || len(names) == 0 {
@@ -147,6 +150,17 @@ func (e *lookupError) Error() string   { return ErrInvalidHostAddress.Error() }
 func (e *lookupError) Unwrap() []error { return []error{ErrInvalidHostAddress, e.cause} }
 
 var errNoHost = errors.New("no host name")
+
+// lookupCause is the cause of a lookup made with ctx that failed with
+// err: ErrClosed when the registry's Close ended it (ctx itself did not
+// end), as for the other waits Close ends, rather than the
+// cancellation, which would say that ctx ended; err otherwise.
+func (r *Registry) lookupCause(ctx context.Context, err error) error {
+	if r.ctx.Err() != nil && ctx.Err() == nil {
+		return ErrClosed
+	}
+	return err
+}
 
 // lookupAll resolves host (an IP literal, an ASCII or an
 // internationalised name) to its addresses: IPv4 first, then IPv6, each
