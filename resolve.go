@@ -632,8 +632,10 @@ func (r *Registry) dialHost(ctx context.Context, d *net.Dialer, host string, por
 		return conn, nil
 	}
 	// Addresses of the other family, not tried, do not make a local
-	// address that could not be bound a connect failure.
-	if len(attempts) > 0 && !slices.ContainsFunc(attempts, func(a DialAttempt) bool { return !isBindError(a.Err) }) {
+	// address that could not be bound a connect failure. Without a local
+	// address (no From, no default interface) there is none to blame: the
+	// system gives a connect the same reasons (its ports used up, say).
+	if local != nil && len(attempts) > 0 && !slices.ContainsFunc(attempts, func(a DialAttempt) bool { return !isBindError(a.Err) }) {
 		return nil, &causeError{ErrBind, attempts[0].Err}
 	}
 	attempts = append(attempts, skipped...)
