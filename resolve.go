@@ -635,11 +635,21 @@ func (r *Registry) dialHost(ctx context.Context, d *net.Dialer, host string, por
 	// address that could not be bound a connect failure. Without a local
 	// address (no From, no default interface) there is none to blame: the
 	// system gives a connect the same reasons (its ports used up, say).
-	if local != nil && len(attempts) > 0 && !slices.ContainsFunc(attempts, func(a DialAttempt) bool { return !isBindError(a.Err) }) {
+	if local != nil && len(attempts) > 0 && !slices.ContainsFunc(attempts, func(a DialAttempt) bool { return !bindFailed(a.Err) }) {
 		return nil, &causeError{ErrBind, attempts[0].Err}
 	}
 	attempts = append(attempts, skipped...)
 	return nil, &DialError{Host: host, Attempts: attempts}
+}
+
+// bindFailed reports whether a dial failed to bind its local address.
+// A connect fails with the same errors when the bound address cannot be
+// used for that peer (the same local port already connected to it,
+// which address reuse lets a socket bind): that is "can't connect to
+// host", as in the engine, whose bind succeeds and whose connect fails.
+func bindFailed(err error) bool {
+	var se *os.SyscallError
+	return isBindError(err) && errors.As(err, &se) && se.Syscall == "bind"
 }
 
 // dialAddrs is net.Dialer's dual-stack race over addrs. It returns once

@@ -2,7 +2,9 @@ package lcsock_test
 
 import (
 	"context"
+	"net"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/lcsock/lcsock"
@@ -55,4 +57,32 @@ func TestLookupEndedByCloseWrapsErrClosed(t *testing.T) {
 	require.NotErrorIs(t, err, context.Canceled)
 	_, err = reg.HostAddressToName(ctx, "hang.test")
 	require.ErrorIs(t, err, lcsock.ErrClosed)
+}
+
+// A From address that was bound but whose connect failed — the same
+// local port already connected to the same peer, which address reuse
+// lets a second socket bind but no connect can use — is "can't connect
+// to host", as in the engine, whose bind succeeds and whose connect
+// fails; "can't bind to local host and port" is for a bind that failed
+// (found in review).
+func TestFromBoundButConnectFailedIsErrConnect(t *testing.T) {
+	p := newPeer(t)
+	reg, rec := newReg(t, lcsock.Config{})
+	require.NoError(t, reg.Open(p.id("1"), nil, lcsock.From("127.0.0.1"), lcsock.WithMessage("up")))
+	c1 := p.accept()
+	rec.WaitFor(t, lcsock.EventConnected, p.id("1"), wait)
+	local := c1.RemoteAddr().(*net.TCPAddr).Port
+	id := p.id("2")
+	require.NoError(t, reg.Open(id, nil, lcsock.From("127.0.0.1:"+itoa(local)), lcsock.WithMessage("up")))
+	ev := rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrConnect)
+	require.NotErrorIs(t, ev.Err, lcsock.ErrBind)
+	require.True(t, strings.HasPrefix(ev.Params()[1], "can't connect to host: "), ev.Params()[1])
+
+	// A bind that fails is still ErrBind.
+	held := newPeer(t)
+	id = p.id("3")
+	require.NoError(t, reg.Open(id, nil, lcsock.From("127.0.0.1:"+itoa(held.port()))))
+	ev = rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrBind)
 }
