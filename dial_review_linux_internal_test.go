@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -54,4 +55,24 @@ func TestConnectAddrNotAvailWithoutLocalIsNotBind(t *testing.T) {
 	require.ErrorIs(t, err, ErrConnect)
 	var de *DialError
 	require.True(t, errors.As(err, &de), "%v", err)
+}
+
+// dialError (the datagram open's) blames the local address only for a
+// failed bind: the same errno from the connect is "can't connect to
+// host", as for TCP opens (bindFailed).
+func TestDialErrorBindOnlyForBind(t *testing.T) {
+	for _, tc := range []struct {
+		syscall string
+		errno   syscall.Errno
+		want    error
+	}{
+		{"bind", syscall.EADDRINUSE, ErrBind},
+		{"bind", syscall.EADDRNOTAVAIL, ErrBind},
+		{"connect", syscall.EADDRNOTAVAIL, ErrConnect},
+		{"connect", syscall.EADDRINUSE, ErrConnect},
+		{"connect", syscall.ECONNREFUSED, ErrConnect},
+	} {
+		err := dialError(&net.OpError{Op: "dial", Net: "udp", Err: os.NewSyscallError(tc.syscall, tc.errno)})
+		require.ErrorIs(t, err, tc.want, "%s: %v", tc.syscall, tc.errno)
+	}
 }

@@ -415,7 +415,9 @@ func dialError(err error) error {
 	switch {
 	case errors.As(err, &dns):
 		return &causeError{ErrResolve, err}
-	case isBindError(err):
+	case bindFailed(err):
+		// Only the bind itself: a connect that fails with the same
+		// errors (no local address given) is not the local address's.
 		return &causeError{ErrBind, err}
 	}
 	return &causeError{ErrConnect, err}
