@@ -177,3 +177,51 @@ func TestCase78BlockingWriteGivenUp(t *testing.T) {
 	require.ErrorIs(t, <-res, lcsock.ErrClosed)
 	dns.open()
 }
+
+// A connection given to Adopt with a deadline left on it (its owner's
+// own protocol before the hand-over, say) must not fail the socket when
+// the deadline passes: lcsock has no deadlines but its own, and its
+// timeouts only report. Both ends of a net.Pipe, and a TCP connection.
+func TestAdoptClearsLeftoverDeadlines(t *testing.T) {
+	for _, kind := range []string{"pipe", "tcp"} {
+		t.Run(kind, func(t *testing.T) {
+			reg, rec := newReg(t, lcsock.Config{})
+			var a, b net.Conn
+			if kind == "pipe" {
+				a, b = net.Pipe()
+			} else {
+				p := newPeer(t)
+				var err error
+				a, err = net.Dial("tcp", p.id(""))
+				require.NoError(t, err)
+				b = p.accept()
+			}
+			defer b.Close()
+			past := time.Unix(1, 0)
+			require.NoError(t, a.SetDeadline(past))
+			name := "" // named after its TCP peer
+			if kind == "pipe" {
+				name = "pipe:1|dl"
+			}
+			id, err := reg.Adopt(name, a, nil)
+			require.NoError(t, err)
+			go func() {
+				b.SetWriteDeadline(time.Now().Add(wait))
+				b.Write([]byte("hi"))
+			}()
+			got, err := reg.Read(ctxWait(t), id, lcsock.For(2, lcsock.Chars))
+			require.NoError(t, err, "the deadline left on the adopted connection failed the socket")
+			require.Equal(t, "hi", string(got))
+			done := make(chan error, 1)
+			go func() {
+				b.SetReadDeadline(time.Now().Add(wait))
+				_, err := io.ReadFull(b, make([]byte, 3))
+				done <- err
+			}()
+			_, err = reg.Write(ctxWait(t), id, []byte("abc"))
+			require.NoError(t, err)
+			require.NoError(t, <-done)
+			require.Equal(t, 0, rec.Count(lcsock.EventError, id), "no socketError")
+		})
+	}
+}

@@ -337,7 +337,7 @@ func (c doneContext) Err() error {
 // as a socket of the registry, so that it takes every verb (reads,
 // writes, Secure, CloseSocket, Conn) and its events go to h (nil means
 // Config.Handler). The registry owns conn from then on: closing the
-// socket closes it. A *tls.Conn is adopted as a secure socket (TLSState
+// socket closes it, and deadlines left on it are cleared. A *tls.Conn is adopted as a secure socket (TLSState
 // works, Secure does nothing).
 //
 // id names the socket and must parse as a socket ID (ErrBadID); an empty
@@ -409,6 +409,11 @@ func (r *Registry) Adopt(id string, conn net.Conn, h Handler, opts ...Option) (s
 	if r.debugging() {
 		r.debug("lcsock: adopted", "socket", s.id, "remote", conn.RemoteAddr())
 	}
+	// A deadline left on conn would end the socket with an i/o timeout
+	// when it passed: the socket's only timeouts are its own, which
+	// report and end nothing. (A connection without deadlines says so
+	// with an error: nothing to clear.)
+	conn.SetDeadline(time.Time{})
 	s.connected(conn)
 	r.spawn(s.readLoop)
 	return s.id, nil
