@@ -1493,3 +1493,24 @@ func TestFromBindFailureWithBothFamiliesIsErrBind(t *testing.T) {
 	require.ErrorIs(t, ev.Err, lcsock.ErrBind)
 	require.True(t, strings.HasPrefix(ev.Params()[1], "can't bind to local host and port"), ev.Params()[1])
 }
+
+// Any failure of the bind of a From address is "can't bind to local
+// host and port" (ErrBind), as the engine's: not only EADDRINUSE and
+// EADDRNOTAVAIL. A link-local address without a zone, refused by the
+// bind with EINVAL, stands here for EACCES (a port below 1024 without
+// privilege) and Windows' WSAEACCES (a port in an excluded range),
+// which were "can't connect to host".
+func TestFromAnyBindFailureIsErrBind(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	defer ln.Close()
+	reg, rec := newReg(t, lcsock.Config{})
+	id := "[::1]:" + itoa(ln.Addr().(*net.TCPAddr).Port)
+	require.NoError(t, reg.Open(id, nil, lcsock.From("[fe80::1]:0")))
+	ev := rec.WaitFor(t, lcsock.EventError, id, wait)
+	require.ErrorIs(t, ev.Err, lcsock.ErrBind, "%v", ev.Err)
+	require.NotErrorIs(t, ev.Err, lcsock.ErrConnect)
+	require.True(t, strings.HasPrefix(ev.Params()[1], "can't bind to local host and port"), ev.Params()[1])
+}

@@ -24,8 +24,10 @@ func setReuse(fd uintptr, on bool) error {
 	return err
 }
 
+// isBindError reports whether a dial failed to bind its local address:
+// the bind failed, or the address was in use or not local.
 func isBindError(err error) bool {
-	return errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EADDRNOTAVAIL)
+	return failedBind(err) || errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EADDRNOTAVAIL)
 }
 
 type rawConn = syscall.RawConn

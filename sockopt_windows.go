@@ -23,8 +23,11 @@ const (
 	wsaeaddrnotavail = syscall.Errno(10049)
 )
 
+// isBindError reports whether a dial failed to bind its local address:
+// the bind failed (WSAEACCES for a port in an excluded range, say), or
+// the address was in use or not local.
 func isBindError(err error) bool {
-	return errors.Is(err, wsaeaddrinuse) || errors.Is(err, wsaeaddrnotavail)
+	return failedBind(err) || errors.Is(err, wsaeaddrinuse) || errors.Is(err, wsaeaddrnotavail)
 }
 
 type rawConn = syscall.RawConn
