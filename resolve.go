@@ -642,14 +642,17 @@ func (r *Registry) dialHost(ctx context.Context, d *net.Dialer, host string, por
 	return nil, &DialError{Host: host, Attempts: attempts}
 }
 
-// bindFailed reports whether a dial failed to bind its local address.
-// A connect fails with the same errors when the bound address cannot be
+// bindFailed reports whether a dial failed to bind its local address,
+// whatever the reason: in use, not local, or not allowed (a privileged
+// port; on Windows a port in an excluded range). Only the bind counts: a
+// connect fails with the same errors when the bound address cannot be
 // used for that peer (the same local port already connected to it,
-// which address reuse lets a socket bind): that is "can't connect to
-// host", as in the engine, whose bind succeeds and whose connect fails.
+// which address reuse lets a socket bind), and that is "can't connect
+// to host", as in the engine, whose bind succeeds and whose connect
+// fails.
 func bindFailed(err error) bool {
 	var se *os.SyscallError
-	return isBindError(err) && errors.As(err, &se) && se.Syscall == "bind"
+	return errors.As(err, &se) && se.Syscall == "bind"
 }
 
 // dialAddrs is net.Dialer's dual-stack race over addrs. It returns once

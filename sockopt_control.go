@@ -4,7 +4,6 @@ package lcsock
 
 import (
 	"errors"
-	"os"
 	"syscall"
 )
 
@@ -13,12 +12,4 @@ func control(c syscall.RawConn, f func(fd uintptr) error) error {
 	var ferr error
 	err := c.Control(func(fd uintptr) { ferr = f(fd) })
 	return errors.Join(err, ferr)
-}
-
-// failedBind reports whether err is the failure of a bind of the local
-// address, whatever the reason: in use, not local, or not allowed (a
-// privileged port; on Windows a port in an excluded range).
-func failedBind(err error) bool {
-	var se *os.SyscallError
-	return errors.As(err, &se) && se.Syscall == "bind"
 }

@@ -6,8 +6,6 @@ import "syscall"
 
 func reuseControl(network, address string, c syscall.RawConn) error { return nil }
 
-func isBindError(err error) bool { return false }
-
 type rawConn = syscall.RawConn
 
 const reuseDatagramListener = false

@@ -3,7 +3,6 @@
 package lcsock
 
 import (
-	"errors"
 	"syscall"
 )
 
@@ -22,12 +21,6 @@ func setReuse(fd uintptr, on bool) error {
 		err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soReusePort, b2i(on))
 	}
 	return err
-}
-
-// isBindError reports whether a dial failed to bind its local address:
-// the bind failed, or the address was in use or not local.
-func isBindError(err error) bool {
-	return failedBind(err) || errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EADDRNOTAVAIL)
 }
 
 type rawConn = syscall.RawConn

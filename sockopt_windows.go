@@ -3,7 +3,6 @@
 package lcsock
 
 import (
-	"errors"
 	"syscall"
 )
 
@@ -16,18 +15,6 @@ func reuseControl(network, address string, c syscall.RawConn) error {
 // setReuse turns SO_REUSEADDR on or off.
 func setReuse(fd uintptr, on bool) error {
 	return syscall.SetsockoptInt(syscall.Handle(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, b2i(on))
-}
-
-const (
-	wsaeaddrinuse    = syscall.Errno(10048)
-	wsaeaddrnotavail = syscall.Errno(10049)
-)
-
-// isBindError reports whether a dial failed to bind its local address:
-// the bind failed (WSAEACCES for a port in an excluded range, say), or
-// the address was in use or not local.
-func isBindError(err error) bool {
-	return failedBind(err) || errors.Is(err, wsaeaddrinuse) || errors.Is(err, wsaeaddrnotavail)
 }
 
 type rawConn = syscall.RawConn
