@@ -257,11 +257,22 @@ func (r *Registry) OpenSockets() []string {
 
 // lookup finds an open socket by its whole ID, case-insensitively.
 func (r *Registry) lookup(op, id string) (*socket, error) {
-	key := idKey(id)
+	// The usual ID (ASCII without capitals, as events give it back) is
+	// its own key: look it up as it is, and compute the key only if it
+	// is not there. A key found as given is the socket idKey would find,
+	// since idKey of a key is that key.
 	r.mu.Lock()
-	s, ok := r.sockets[key]
+	s, ok := r.sockets[id]
 	closed := r.closed
 	r.mu.Unlock()
+	if !ok && !closed {
+		if key := idKey(id); key != id {
+			r.mu.Lock()
+			s, ok = r.sockets[key]
+			closed = r.closed
+			r.mu.Unlock()
+		}
+	}
 	switch {
 	case closed:
 		return nil, &OpError{Op: op, Socket: id, Err: ErrClosed}

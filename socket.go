@@ -135,6 +135,11 @@ type socket struct {
 	lent     int
 	oldLoans map[*[]byte]int
 	reads    []*readReq
+	// spareRead is the request of the last asynchronous read completed,
+	// kept for the socket's next ReadWithMessage: taken from a sync.Pool
+	// and put back, it would usually move between the reader's P and the
+	// handler's.
+	spareRead *readReq
 
 	// Output.
 	writes      []*writeReq
@@ -885,7 +890,12 @@ func (s *socket) complete(req *readReq, res readResult) {
 	} else {
 		s.post(req.h, ev)
 	}
-	putReadReq(req)
+	if s.spareRead == nil {
+		*req = readReq{done: req.done}
+		s.spareRead = req
+	} else {
+		putReadReq(req)
+	}
 }
 
 // removeRead takes a blocking read out of the queue if it is still
@@ -1699,10 +1709,16 @@ func (r *Registry) ReadWithMessage(id string, spec ReadSpec, h Handler, name str
 		}
 		return s.dgReadWithMessage(r.handler(h), name)
 	}
-	req := readReqs.Get().(*readReq)
-	req.spec, req.iv, req.h, req.name = spec, r.TimeoutInterval(), r.handler(h), name
+	iv, h := r.TimeoutInterval(), r.handler(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	req := s.spareRead
+	if req != nil {
+		s.spareRead = nil
+	} else {
+		req = readReqs.Get().(*readReq)
+	}
+	req.spec, req.iv, req.h, req.name = spec, iv, h, name
 	if err := s.addRead(req); err != nil {
 		putReadReq(req)
 		return err
