@@ -309,6 +309,10 @@ func FuzzParseID(f *testing.F) {
 			t.Fatalf("idKey(%q) = %q, want %q", s, key, strings.ToLower(s))
 		} else if len(key) == 0 != (len(s) == 0) || !SameID(s, s) {
 			t.Fatalf("idKey(%q) = %q", s, key)
+		} else if again := idKey(key); again != key {
+			// Registry.lookup looks an ID up as it is first: a key must
+			// be its own key.
+			t.Fatalf("idKey(%q) = %q, whose key is %q", s, key, again)
 		}
 		id, err := ParseID(s)
 		if err != nil {
