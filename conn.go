@@ -337,8 +337,8 @@ func (c doneContext) Err() error {
 // as a socket of the registry, so that it takes every verb (reads,
 // writes, Secure, CloseSocket, Conn) and its events go to h (nil means
 // Config.Handler). The registry owns conn from then on: closing the
-// socket closes it, and deadlines left on it are cleared. A *tls.Conn is adopted as a secure socket (TLSState
-// works, Secure does nothing).
+// socket closes it, and deadlines left on it are cleared. A *tls.Conn is
+// adopted as a secure socket (TLSState works, Secure does nothing).
 //
 // id names the socket and must parse as a socket ID (ErrBadID); an empty
 // id names it after conn's remote TCP address as Accept names the

@@ -633,8 +633,10 @@ func (r *Registry) dialHost(ctx context.Context, d *net.Dialer, host string, por
 	}
 	// Addresses of the other family, not tried, do not make a local
 	// address that could not be bound a connect failure. Without a local
-	// address (no From, no default interface) there is none to blame: the
-	// system gives a connect the same reasons (its ports used up, say).
+	// address (no From, no default interface) there is none to blame: on
+	// Windows, where Go binds every socket to a wildcard address before
+	// connecting, a failed bind there (the ports used up) is the
+	// connect's.
 	if local != nil && len(attempts) > 0 && !slices.ContainsFunc(attempts, func(a DialAttempt) bool { return !bindFailed(a.Err) }) {
 		return nil, &causeError{ErrBind, attempts[0].Err}
 	}
