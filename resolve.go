@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"golang.org/x/net/idna"
 	"golang.org/x/net/proxy"
@@ -863,10 +864,22 @@ func httpConnect(ctx context.Context, conn net.Conn, p *proxyConfig, target stri
 			continue // interim: the final response follows
 		}
 		if code[0] != '2' {
-			return fmt.Errorf("HTTP proxy refused CONNECT: %s", status)
+			return fmt.Errorf("HTTP proxy refused CONNECT: %s", printable(status))
 		}
 		return nil
 	}
+}
+
+// printable returns s as it is if it is all printable text, else quoted:
+// a peer's words in an error text stay one line and cannot drive the
+// terminal or log that shows it.
+func printable(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // readHead reads one HTTP response head from conn, up to and including

@@ -1389,3 +1389,29 @@ func TestBlockingReadCountsTheWaitForTheConnection(t *testing.T) {
 	close(send)
 	require.ErrorIs(t, <-res, lcsock.ErrTimeout)
 }
+
+// An HTTP proxy's refusal reason reaches the error text quoted when it
+// holds control characters (a bare CR, an escape sequence): error texts
+// are one line of printable text, which a log or a terminal shows as it
+// is. A plain reason is given as it comes.
+func TestHTTPProxyRefusalReasonIsPrintable(t *testing.T) {
+	for _, tc := range []struct{ reason, want string }{
+		{"407 Proxy Authentication Required", "HTTP proxy refused CONNECT: 407 Proxy Authentication Required"},
+		{"403 no\rway \x1b[31mred", `HTTP proxy refused CONNECT: "403 no\rway \x1b[31mred"`},
+	} {
+		px := newTestProxy(t, func(px *testProxy, c net.Conn, br *bufio.Reader) net.Conn {
+			tp := textproto.NewReader(br)
+			tp.ReadLine()
+			tp.ReadMIMEHeader()
+			c.Write([]byte("HTTP/1.1 " + tc.reason + "\r\n\r\n"))
+			return nil
+		})
+		reg, rec := newReg(t, lcsock.Config{})
+		id := "x.test:80"
+		require.NoError(t, reg.Open(id, nil, lcsock.Proxy("http://"+px.addr())))
+		ev := rec.WaitFor(t, lcsock.EventError, id, wait)
+		require.ErrorContains(t, ev.Err, tc.want)
+		require.NotContains(t, lcsock.ErrorText(ev.Err), "\x1b")
+		require.NotContains(t, lcsock.ErrorText(ev.Err), "\r")
+	}
+}
