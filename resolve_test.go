@@ -1415,3 +1415,32 @@ func TestHTTPProxyRefusalReasonIsPrintable(t *testing.T) {
 		require.NotContains(t, lcsock.ErrorText(ev.Err), "\r")
 	}
 }
+
+// Through a proxy, PeerAddress and HostAddress are those of the
+// connection to the proxy (here on [::1]), not the target's (on
+// 127.0.0.1), which only the proxy knows.
+func TestProxyAddressesAreTheProxyConnections(t *testing.T) {
+	skipNoIPv6(t)
+	p := newPeer(t)
+	px := newTestProxyAt(t, "[::1]:0", func(px *testProxy, c net.Conn, br *bufio.Reader) net.Conn {
+		tp := textproto.NewReader(br)
+		tp.ReadLine()
+		tp.ReadMIMEHeader()
+		up, err := px.dialTarget("127.0.0.1", p.port())
+		if err != nil {
+			return nil
+		}
+		io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+		return up
+	})
+	reg, rec := newReg(t, lcsock.Config{})
+	id := "web.test:" + itoa(p.port())
+	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("up"), lcsock.Proxy("http://"+px.addr())))
+	p.accept()
+	rec.WaitFor(t, lcsock.EventConnected, id, wait)
+	for _, get := range []func(string) (string, error){reg.PeerAddress, reg.HostAddress} {
+		a, err := get(id)
+		require.NoError(t, err)
+		require.Equal(t, "::1", a)
+	}
+}

@@ -1941,7 +1941,9 @@ func (r *Registry) lookupConn(op, id string) (*socket, error) {
 // PeerAddress is LiveCode's peerAddress: the remote IP address of the
 // socket, without the port; "" while it is still connecting, and for a
 // listener. For a datagram socket it is the peer's (a datagram
-// listener's socket for one sender: that sender's). An unknown ID gives
+// listener's socket for one sender: that sender's). Through a Proxy it
+// is the proxy's: the target's address is known only to the proxy. An
+// unknown ID gives
 // an error whose text is LiveCode's "not an open socket" (ErrNotAnOpenSocket; on a
 // closed registry it also wraps ErrClosed).
 func (r *Registry) PeerAddress(id string) (string, error) {
