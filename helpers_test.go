@@ -3,11 +3,13 @@ package lcsock_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -302,4 +304,12 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// requireReset asserts that err is a connection reset: ECONNRESET, or on
+// Windows WSAECONNRESET (10054), which is what the system returns there
+// (syscall.ECONNRESET is a value Go made up for Windows).
+func requireReset(t *testing.T, err error) {
+	t.Helper()
+	require.True(t, errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.Errno(10054)), "want a connection reset, got %v", err)
 }

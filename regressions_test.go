@@ -5,7 +5,6 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +17,9 @@ import (
 // with socketError (connection reset), not socketClosed: the reset is
 // reported by the first read only, which tryRead (in adopt) makes.
 func TestCase25AcceptResetBeforeAccept(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("on Windows Go's Accept skips a connection reset before it is accepted (internal/poll: WSAECONNRESET from AcceptEx is retried): there is nothing to announce")
+	}
 	reg, rec := newReg(t, lcsock.Config{})
 	port, err := reg.Accept(0, nil, "onConn", lcsock.MaxConnections(1))
 	require.NoError(t, err)
@@ -36,7 +38,7 @@ func TestCase25AcceptResetBeforeAccept(t *testing.T) {
 	rec.WaitFor(t, lcsock.EventAccepted, second, wait)
 	ev, ok := rec.Next(lcsock.EventError, second, wait)
 	require.True(t, ok, "want socketError for the reset connection; events: %v", rec.Events())
-	require.ErrorIs(t, ev.Err, syscall.ECONNRESET)
+	requireReset(t, ev.Err)
 	require.Zero(t, rec.Count(lcsock.EventClosed, second))
 }
 
