@@ -520,7 +520,9 @@ func TestFaultResetMidRead(t *testing.T) {
 		require.True(t, ev.EOF)
 		require.Error(t, ev.Err)
 		require.NotErrorIs(t, ev.Err, io.EOF, "a reset is not a clean end of stream")
-		requireReset(t, ev.Err)
+		if runtime.GOOS == "linux" { // which errno elsewhere is not checked here
+			requireReset(t, ev.Err)
+		}
 		end := side.rec.WaitFor(t, lcsock.EventError, side.id, wait)
 		require.NotEmpty(t, end.Params()[1])
 		requireOneEnd(t, side.reg, side.rec, side.id, lcsock.EventError)
