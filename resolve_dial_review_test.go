@@ -64,7 +64,8 @@ func TestLookupEndedByCloseWrapsErrClosed(t *testing.T) {
 // lets a second socket bind but no connect can use — is "can't connect
 // to host", as in the engine, whose bind succeeds and whose connect
 // fails; "can't bind to local host and port" is for a bind that failed
-// (found in review).
+// (found in review). Case 82 is the other side: to another peer, the
+// second socket connects.
 func TestFromBoundButConnectFailedIsErrConnect(t *testing.T) {
 	p := newPeer(t)
 	reg, rec := newReg(t, lcsock.Config{})

@@ -757,7 +757,12 @@ func newSOCKS5At(t *testing.T, addr, user, pass string) *testProxy {
 // newHTTPProxy starts a minimal HTTP CONNECT proxy that wants Basic
 // credentials user and pass unless user is empty.
 func newHTTPProxy(t *testing.T, user, pass string) *testProxy {
-	return newTestProxy(t, func(px *testProxy, c net.Conn, br *bufio.Reader) net.Conn {
+	return newHTTPProxyAt(t, "127.0.0.1:0", user, pass)
+}
+
+// newHTTPProxyAt is newHTTPProxy listening on addr.
+func newHTTPProxyAt(t *testing.T, addr, user, pass string) *testProxy {
+	return newTestProxyAt(t, addr, func(px *testProxy, c net.Conn, br *bufio.Reader) net.Conn {
 		tp := textproto.NewReader(br)
 		line, err := tp.ReadLine()
 		if err != nil {
@@ -1422,17 +1427,7 @@ func TestHTTPProxyRefusalReasonIsPrintable(t *testing.T) {
 func TestProxyAddressesAreTheProxyConnections(t *testing.T) {
 	skipNoIPv6(t)
 	p := newPeer(t)
-	px := newTestProxyAt(t, "[::1]:0", func(px *testProxy, c net.Conn, br *bufio.Reader) net.Conn {
-		tp := textproto.NewReader(br)
-		tp.ReadLine()
-		tp.ReadMIMEHeader()
-		up, err := px.dialTarget("127.0.0.1", p.port())
-		if err != nil {
-			return nil
-		}
-		io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
-		return up
-	})
+	px := newHTTPProxyAt(t, "[::1]:0", "", "")
 	reg, rec := newReg(t, lcsock.Config{})
 	id := "web.test:" + itoa(p.port())
 	require.NoError(t, reg.Open(id, nil, lcsock.WithMessage("up"), lcsock.Proxy("http://"+px.addr())))
