@@ -5,6 +5,7 @@ package lcsock
 import (
 	"errors"
 	"net"
+	"os"
 	"runtime"
 	"syscall"
 	"testing"
@@ -89,4 +90,45 @@ func TestFailAndTheBytesTheReaderHolds(t *testing.T) {
 		require.Equal(t, EventError, nextEvent(t, events).Kind)
 		<-s.finished
 	})
+}
+
+// wakeReader ends a wait for input on a plain TCP connection by shutting
+// down its receiving side: the poller wakes the waiting read, which finds
+// the end of the stream; nothing reaches the peer. On a closed connection
+// it reports false, and closeConn falls back to a past deadline.
+func TestWakeReaderShutsDownReceiving(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	peer, err := ln.Accept()
+	require.NoError(t, err)
+	defer peer.Close()
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	require.NoError(t, err)
+	r := &rawIO{rc: rc}
+
+	read := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 16))
+		read <- err
+	}()
+	require.True(t, r.wakeReader())
+	select {
+	case err := <-read:
+		require.Equal(t, "EOF", err.Error())
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting read was not woken")
+	}
+	// The peer saw nothing: its side is still open both ways.
+	peer.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	_, err = peer.Read(make([]byte, 1))
+	require.True(t, errors.Is(err, os.ErrDeadlineExceeded), "peer read: %v", err)
+	_, err = c.Write([]byte("still writable\n"))
+	require.NoError(t, err)
+
+	require.NoError(t, c.Close())
+	require.False(t, r.wakeReader())
 }

@@ -540,28 +540,7 @@ func (s *socket) readLoop() {
 			s.mu.Unlock()
 			continue // woken up to park for a TLS upgrade
 		}
-		s.bytesIn += uint64(raw)
-		if raw > 0 && s.state != stateDone {
-			// Progress even when InputEOL converted the bytes to nothing
-			// (the LF of a CRLF split across reads).
-			s.lastRecv = time.Now()
-			if len(s.reads) > 0 {
-				s.readMark = s.lastRecv
-			}
-		}
-		if n > 0 && s.state != stateDone {
-			// After a failure the bytes that came in join the buffered
-			// ones, which fail keeps for later reads (it has ended the
-			// pending reads, and a finished socket drops them); after a
-			// local close they are dropped.
-			if s.state == stateClosing && !s.holdReads {
-				// Closed locally: input is discarded (but not the start
-				// of the TLS stream an upgrade in the flush needs).
-				s.rpos = len(s.buf) + n
-			}
-			s.buf = s.buf[:len(s.buf)+n]
-			s.serveReads()
-		}
+		s.addInput(n, raw)
 		if closes {
 			s.releaseBuf()
 			s.mu.Unlock()
@@ -580,6 +559,48 @@ func (s *socket) readLoop() {
 		}
 		s.mu.Unlock()
 	}
+}
+
+// addInput adds n bytes, read into the free space after the buffer's
+// end, to the input (raw bytes as read, before InputEOL converted them to
+// n) and serves the pending reads. Called with s.mu held by the reader.
+func (s *socket) addInput(n, raw int) {
+	s.bytesIn += uint64(raw)
+	if raw > 0 && s.state != stateDone {
+		// Progress even when InputEOL converted the bytes to nothing
+		// (the LF of a CRLF split across reads).
+		s.lastRecv = time.Now()
+		if len(s.reads) > 0 {
+			s.readMark = s.lastRecv
+		}
+	}
+	if n > 0 && s.state != stateDone {
+		// After a failure the bytes that came in join the buffered
+		// ones, which fail keeps for later reads (it has ended the
+		// pending reads, and a finished socket drops them); after a
+		// local close they are dropped.
+		if s.state == stateClosing && !s.holdReads {
+			// Closed locally: input is discarded (but not the start
+			// of the TLS stream an upgrade in the flush needs).
+			s.rpos = len(s.buf) + n
+		}
+		s.buf = s.buf[:len(s.buf)+n]
+		s.serveReads()
+	}
+}
+
+// readsOn reports whether the reader, having added input, would go on to
+// read again at once from r: not when it must stop, park for an upgrade
+// or wait for reads to take the input (the checks at the top of
+// readLoop). Called with s.mu held by the reader.
+func (s *socket) readsOn(r *rawIO) bool {
+	switch {
+	case s.readerCloses, s.state == stateDone, s.eof, s.upgrading, s.raw != r:
+		return false
+	case (s.state == stateOpen || s.state == stateClosing && s.holdReads) && s.bufferFull():
+		return false
+	}
+	return true
 }
 
 // bufferFull reports whether the reader should wait for reads to take
@@ -1257,10 +1278,10 @@ func (s *socket) finish() {
 // reader is in a read on it: Close waits until no read or write is in
 // progress on the descriptor, so closing under a blocked reader would
 // keep the caller (often the dispatcher, in CloseSocket) waiting for the
-// reader goroutine to be scheduled. The reader is woken with a past
-// deadline instead and closes on its way out. Only plain TCP connections
-// (s.raw) are handed over: an adopted net.Conn need not honour
-// deadlines. A TLS connection is closed by a worker (closeTLS):
+// reader goroutine to be scheduled. The reader is woken instead
+// (wakeReader, or a past deadline) and closes on its way out. Only plain
+// TCP connections (s.raw) are handed over: an adopted net.Conn need not
+// honour deadlines. A TLS connection is closed by a worker (closeTLS):
 // tls.Conn.Close sends close_notify first, which waits up to 5 s when
 // the peer does not read. Called with s.mu held.
 func (s *socket) closeConn() {
@@ -1288,7 +1309,9 @@ func (s *socket) closeConn() {
 		case s.readerCloses:
 		case s.inRead && s.raw != nil:
 			s.readerCloses = true
-			c.SetReadDeadline(time.Unix(1, 0))
+			if !s.raw.wakeReader() {
+				c.SetReadDeadline(time.Unix(1, 0))
+			}
 		default:
 			c.Close()
 		}

@@ -27,3 +27,5 @@ func (r *rawIO) write(data []byte) (int, error) {
 }
 
 func (s *socket) tryRead() {}
+
+func (r *rawIO) wakeReader() bool { return false }

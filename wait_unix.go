@@ -5,6 +5,7 @@ package lcsock
 import (
 	"io"
 	"os"
+	"runtime"
 	"syscall"
 	"time"
 )
@@ -40,34 +41,52 @@ type rawIO struct {
 func (s *socket) newRawIO(rc syscall.RawConn) *rawIO {
 	r := &rawIO{rc: rc}
 	r.readFn = func(fd uintptr) bool {
-		if r.rb == nil {
-			if !s.mu.TryLock() {
-				return true // r.rn == 0, no error: the reader loops
+		for {
+			if r.rb == nil {
+				if !s.mu.TryLock() {
+					return true // r.rn == 0, no error: the reader loops
+				}
+				r.rb = s.readSpace()
+				s.mu.Unlock()
+			}
+			for {
+				r.rn, r.rerr = syscall.Read(int(fd), r.rb)
+				if r.rerr != syscall.EINTR {
+					break
+				}
+			}
+			if r.rerr == syscall.EAGAIN {
+				r.rn, r.rerr = 0, nil
+				if r.noWait {
+					return true
+				}
+				if s.mu.TryLock() {
+					if len(s.buf) == s.rpos {
+						s.releaseBuf() // nothing buffered: wait without a buffer
+						r.rb = nil
+					}
+					s.mu.Unlock()
+				}
+				return false
+			}
+			// Input is added here, and the reader reads on, without a
+			// round through readLoop — unlocking, locking again, a new
+			// RawRead — when nothing stops it. It must read again
+			// before it may wait: the end of the stream may have come
+			// with the input, and no more wake-ups would come for it.
+			if r.rerr != nil || r.rn <= 0 || r.noWait || s.eolIn != nil || !s.mu.TryLock() {
+				return true
+			}
+			s.addInput(r.rn, r.rn)
+			r.rn = 0
+			if !s.readsOn(r) {
+				r.rb = nil // no end of stream: the reader goes round
+				s.mu.Unlock()
+				return true
 			}
 			r.rb = s.readSpace()
 			s.mu.Unlock()
 		}
-		for {
-			r.rn, r.rerr = syscall.Read(int(fd), r.rb)
-			if r.rerr != syscall.EINTR {
-				break
-			}
-		}
-		if r.rerr == syscall.EAGAIN {
-			r.rn, r.rerr = 0, nil
-			if r.noWait {
-				return true
-			}
-			if s.mu.TryLock() {
-				if len(s.buf) == s.rpos {
-					s.releaseBuf() // nothing buffered: wait without a buffer
-					r.rb = nil
-				}
-				s.mu.Unlock()
-			}
-			return false
-		}
-		return true
 	}
 	r.writeFn = func(fd uintptr) bool {
 		for {
@@ -125,6 +144,11 @@ func (r *rawIO) writeSome(data []byte) (int, error) {
 // goes back to the pool meanwhile and is taken again when input is
 // there. It returns the space read into and the count. Read deadlines
 // and Close interrupt it, as they interrupt Read. Called without s.mu.
+//
+// Input the callback can add to the socket itself (addInput) is not
+// returned: the callback reads on. After such input, a return with
+// nothing read and no error is not the end of the stream: the reader
+// goes round.
 //
 // The callback never blocks on s.mu: Close of the connection, which
 // finish calls with s.mu held, waits for it to return. When it cannot
@@ -187,4 +211,27 @@ func (r *rawIO) write(data []byte) (int, error) {
 		return 0, os.NewSyscallError("write", r.werr)
 	}
 	return max(r.wn, 0), nil
+}
+
+// wakeReader wakes the reader, blocked waiting for input, so that it
+// closes the connection (closeConn), by shutting down the connection's
+// receiving side. It reports false if it could not; the caller then wakes
+// the reader with a past read deadline. On Linux the poller then wakes
+// the reader, as for input, so that another thread may run it — closing
+// a TCP connection is the dearest system call of its life — while the
+// caller goes on; a deadline makes it ready on the caller's own P, where
+// it waits for the caller (a handler, often opening the next connection)
+// and then runs the close in turn: BenchmarkConnect is about 8% faster.
+// Elsewhere the deadline is kept: what a shut-down receiving side
+// reports to kqueue is not tested here. Nothing is sent to the peer; the
+// close that follows is what it sees.
+func (r *rawIO) wakeReader() bool {
+	if runtime.GOOS != "linux" {
+		return false
+	}
+	var err error
+	if cerr := r.rc.Control(func(fd uintptr) { err = syscall.Shutdown(int(fd), syscall.SHUT_RD) }); cerr != nil {
+		return false
+	}
+	return err == nil
 }
