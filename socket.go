@@ -135,11 +135,13 @@ type socket struct {
 	lent     int
 	oldLoans map[*[]byte]int
 	reads    []*readReq
+	reads0   [2]*readReq // reads' first array: most sockets queue one or two
 	// spareRead is the request of the last asynchronous read completed,
 	// kept for the socket's next ReadWithMessage: taken from a sync.Pool
 	// and put back, it would usually move between the reader's P and the
-	// handler's.
+	// handler's. It goes back to the pool when the socket finishes.
 	spareRead *readReq
+	rawIO     rawIO // raw's storage
 
 	// Output.
 	writes      []*writeReq
@@ -190,6 +192,7 @@ func newSocket(r *Registry, id string, addr ID, owner Handler, o options) *socke
 		openedAt: time.Now(),
 	}
 	s.space.L = &s.mu
+	s.reads = s.reads0[:0]
 	if o.eolIn {
 		s.eolIn = NewEOLConverter(o.eolTo)
 	}
@@ -1263,6 +1266,10 @@ func (s *socket) finish() {
 		}
 	}
 	s.queued = 0 // also of writes closeLocked dropped
+	if s.spareRead != nil {
+		putReadReq(s.spareRead)
+		s.spareRead = nil
+	}
 	s.space.Broadcast()
 	close(s.finished)
 	s.reg.retire(s)

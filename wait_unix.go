@@ -31,7 +31,8 @@ type rawIO struct {
 	werr    error
 	writeFn func(fd uintptr) bool
 
-	// The writer goroutine's (writeSome).
+	// The writer goroutine's (writeSome); someFn is made at its first
+	// call.
 	sb     []byte
 	sn     int
 	serr   error
@@ -39,7 +40,8 @@ type rawIO struct {
 }
 
 func (s *socket) newRawIO(rc syscall.RawConn) *rawIO {
-	r := &rawIO{rc: rc}
+	r := &s.rawIO
+	*r = rawIO{rc: rc}
 	r.readFn = func(fd uintptr) bool {
 		for {
 			if r.rb == nil {
@@ -100,23 +102,25 @@ func (s *socket) newRawIO(rc syscall.RawConn) *rawIO {
 		}
 		return true
 	}
-	r.someFn = func(fd uintptr) bool {
-		for r.sn < len(r.sb) { // as much as the kernel takes now
-			n, err := syscall.Write(int(fd), r.sb[r.sn:])
-			switch {
-			case err == syscall.EINTR:
-			case err == syscall.EAGAIN:
-				return r.sn > 0 // or wait until it takes some
-			case err != nil:
-				r.serr = err
-				return true
-			default:
-				r.sn += n
-			}
-		}
-		return true
-	}
 	return r
+}
+
+// writeAvailable is someFn: it writes what the kernel takes of r.sb now.
+func (r *rawIO) writeAvailable(fd uintptr) bool {
+	for r.sn < len(r.sb) { // as much as the kernel takes now
+		n, err := syscall.Write(int(fd), r.sb[r.sn:])
+		switch {
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			return r.sn > 0 // or wait until it takes some
+		case err != nil:
+			r.serr = err
+			return true
+		default:
+			r.sn += n
+		}
+	}
+	return true
 }
 
 // writeSome writes what the kernel takes of data now, waiting as
@@ -125,6 +129,9 @@ func (s *socket) newRawIO(rc syscall.RawConn) *rawIO {
 // with an error. Write deadlines and Close interrupt it. Called by the
 // writer goroutine only.
 func (r *rawIO) writeSome(data []byte) (int, error) {
+	if r.someFn == nil {
+		r.someFn = r.writeAvailable // made once, when first needed
+	}
 	r.sb, r.sn, r.serr = data, 0, nil
 	err := r.rc.Write(r.someFn)
 	n, serr := r.sn, r.serr
