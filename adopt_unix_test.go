@@ -4,9 +4,12 @@ package lcsock_test
 
 import (
 	"crypto/tls"
+	"io"
 	"net"
+	"os"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lcsock/lcsock"
 	"github.com/stretchr/testify/require"
@@ -40,4 +43,55 @@ func TestAdoptTLSOptions(t *testing.T) {
 	}))
 	require.NoError(t, gerr)
 	require.Zero(t, v, "NoDelay(false) on an adopted *tls.Conn")
+}
+
+// Closing an adopted connection closes the descriptor lcsock was given
+// and nothing more: a copy of it made before (net.TCPConn.File) still
+// receives. lcsock's own connections have their receiving side shut
+// down to wake the reader on Linux; an adopted one's socket may be
+// shared, so it is only closed.
+func TestAdoptCloseLeavesSharedSocketOpen(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	acc := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		acc <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	srv := <-acc
+	require.NotNil(t, srv)
+	defer srv.Close()
+	f, err := c.(*net.TCPConn).File()
+	require.NoError(t, err)
+	dup, err := net.FileConn(f)
+	f.Close()
+	require.NoError(t, err)
+	defer dup.Close()
+
+	reg, rec := newReg(t, lcsock.Config{})
+	id, err := reg.Adopt("", c, nil)
+	require.NoError(t, err)
+	// A pending read: the reader waits for input in the descriptor.
+	require.NoError(t, reg.ReadWithMessage(id, lcsock.Until("\n"), nil, "line"))
+	_, err = srv.Write([]byte("one\n"))
+	require.NoError(t, err)
+	rec.WaitFor(t, lcsock.EventRead, id, wait)
+	require.NoError(t, reg.CloseSocket(id))
+	require.NoError(t, reg.Close()) // the reader has closed its descriptor
+
+	// The copy still waits for input: its receiving side was not shut
+	// down (a read would find the end of the stream at once).
+	dup.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	_, err = dup.Read(make([]byte, 1))
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	_, err = srv.Write([]byte("two\n"))
+	require.NoError(t, err)
+	dup.SetReadDeadline(time.Now().Add(wait))
+	got := make([]byte, 4)
+	_, err = io.ReadFull(dup, got)
+	require.NoError(t, err)
+	require.Equal(t, "two\n", string(got))
 }

@@ -383,6 +383,7 @@ func (r *Registry) Adopt(id string, conn net.Conn, h Handler, opts ...Option) (s
 		}
 	}
 	s := newSocket(r, id, addr, r.handler(h), o)
+	s.adopted = true
 	_, s.secured = conn.(*tls.Conn)
 	s.tlsUserIO = s.secured // its configuration is unknown: it may renegotiate, or not have run its handshake
 	if len(o.buffered) > 0 {

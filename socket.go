@@ -122,6 +122,10 @@ type socket struct {
 	inRead       bool
 	readerCloses bool
 	tlsClosing   bool // a worker closes the TLS connection (closeConn)
+	// adopted: the connection came from Registry.Adopt. Its socket may
+	// be shared (net.TCPConn.File makes a copy of the descriptor), so
+	// closeConn never shuts it down.
+	adopted bool
 	// closedLocally: closeLocal ran (CloseSocket, Shutdown, Conn.Close,
 	// or the end of a socketClosed handler).
 	closedLocally bool
@@ -1316,7 +1320,7 @@ func (s *socket) closeConn() {
 		case s.readerCloses:
 		case s.inRead && s.raw != nil:
 			s.readerCloses = true
-			if !s.raw.wakeReader() {
+			if s.adopted || !s.raw.wakeReader() {
 				c.SetReadDeadline(time.Unix(1, 0))
 			}
 		default:
