@@ -18,18 +18,10 @@ import (
 // KeepAlive and NoDelay, documented options of Adopt, apply to an adopted
 // *tls.Conn's TCP connection too.
 func TestAdoptTLSOptions(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p := newPeer(t)
+	raw, err := net.Dial("tcp", p.ln.Addr().String())
 	require.NoError(t, err)
-	defer ln.Close()
-	acc := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		acc <- c
-	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	srv := <-acc
-	defer srv.Close()
+	p.accept()
 	tc := tls.Client(raw, &tls.Config{InsecureSkipVerify: true})
 	reg, _ := newReg(t, lcsock.Config{})
 	_, err = reg.Adopt("", tc, nil, lcsock.NoDelay(false))
@@ -51,19 +43,10 @@ func TestAdoptTLSOptions(t *testing.T) {
 // down to wake the reader on Linux; an adopted one's socket may be
 // shared, so it is only closed.
 func TestAdoptCloseLeavesSharedSocketOpen(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p := newPeer(t)
+	c, err := net.Dial("tcp", p.ln.Addr().String())
 	require.NoError(t, err)
-	defer ln.Close()
-	acc := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		acc <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	srv := <-acc
-	require.NotNil(t, srv)
-	defer srv.Close()
+	srv := p.accept()
 	f, err := c.(*net.TCPConn).File()
 	require.NoError(t, err)
 	dup, err := net.FileConn(f)
