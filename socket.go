@@ -931,7 +931,7 @@ func (s *socket) complete(req *readReq, res readResult) {
 func (s *socket) removeRead(req *readReq) bool {
 	for i, r := range s.reads {
 		if r == req {
-			s.reads = append(s.reads[:i], s.reads[i+1:]...)
+			s.reads = slices.Delete(s.reads, i, i+1) // clears the slot left behind
 			if i == 0 && len(s.reads) > 0 && s.state == stateOpen {
 				s.newReadHead()
 				s.serveReads()

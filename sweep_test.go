@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"runtime/debug"
 	"sort"
@@ -68,7 +69,7 @@ func sweepVerbs() []sweepVerb {
 			return err
 		}},
 		{"ReadHuge", func(r *lcsock.Registry, id string) error {
-			_, err := r.Read(short(), id, lcsock.For(1<<40, lcsock.Chars))
+			_, err := r.Read(short(), id, lcsock.For(math.MaxInt/8, lcsock.Chars))
 			return err
 		}},
 		{"ReadZeroSpec", func(r *lcsock.Registry, id string) error {
@@ -94,7 +95,7 @@ func sweepVerbs() []sweepVerb {
 			return r.ReadWithMessage(id, lcsock.For(-5, lcsock.Lines), nil, "x")
 		}},
 		{"RWMHuge", func(r *lcsock.Registry, id string) error {
-			return r.ReadWithMessage(id, lcsock.For(1<<40, lcsock.Int4), nil, "x")
+			return r.ReadWithMessage(id, lcsock.For(math.MaxInt/8, lcsock.Int4), nil, "x")
 		}},
 		{"RWMBadUnit", func(r *lcsock.Registry, id string) error {
 			return r.ReadWithMessage(id, lcsock.For(1, lcsock.Unit(200)), nil, "x")
