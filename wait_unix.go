@@ -230,10 +230,11 @@ func (r *rawIO) write(data []byte) (int, error) {
 // it waits for the caller (a handler, often opening the next connection)
 // and then runs the close in turn: BenchmarkConnect is about 8% faster.
 // Elsewhere the deadline is kept: what a shut-down receiving side
-// reports to kqueue is not tested here. Nothing is sent to the peer; the
+// reports to kqueue is not tested here. Adopted connections are not
+// shut down (see socket.adopted). Nothing is sent to the peer; the
 // close that follows is what it sees.
 func (r *rawIO) wakeReader() bool {
-	if runtime.GOOS != "linux" {
+	if runtime.GOOS != "linux" && runtime.GOOS != "android" { // Android: Linux's kernel
 		return false
 	}
 	var err error
