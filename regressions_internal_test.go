@@ -622,3 +622,16 @@ func TestErrorTextsAreOneLine(t *testing.T) {
 		require.NotContains(t, ErrorText(err), "\n", "%q", ErrorText(err))
 	}
 }
+
+// monoNow is time.Now read from the monotonic clock only: it carries a
+// monotonic reading (so comparisons and subtractions with time.Now's
+// values use it) and keeps up with time.Now.
+func TestMonoNowIsMonotonicNow(t *testing.T) {
+	before := time.Now()
+	m := monoNow()
+	after := time.Now()
+	require.NotEqual(t, m, m.Round(0), "no monotonic reading")
+	require.False(t, m.Before(before))
+	require.False(t, m.After(after))
+	require.Less(t, time.Since(m), time.Second)
+}

@@ -568,6 +568,17 @@ func (s *socket) readLoop() {
 	}
 }
 
+// monoBase is the time monoNow counts from.
+var monoBase = time.Now()
+
+// monoNow is time.Now for the read path's marks, which are only compared
+// with other times and subtracted from them (by their monotonic
+// readings): it reads one clock where time.Now reads two (the wall
+// clock too), which on some virtual machines is a measurable share of a
+// round trip. Its wall reading drifts from the wall clock's by whatever
+// the latter was adjusted since the package started: never show it.
+func monoNow() time.Time { return monoBase.Add(time.Since(monoBase)) }
+
 // addInput adds n bytes, read into the free space after the buffer's
 // end, to the input (raw bytes as read, before InputEOL converted them to
 // n) and serves the pending reads. Called with s.mu held by the reader.
@@ -576,7 +587,7 @@ func (s *socket) addInput(n, raw int) {
 	if raw > 0 && s.state != stateDone {
 		// Progress even when InputEOL converted the bytes to nothing
 		// (the LF of a CRLF split across reads).
-		s.lastRecv = time.Now()
+		s.lastRecv = monoNow()
 		if len(s.reads) > 0 {
 			s.readMark = s.lastRecv
 		}
@@ -806,7 +817,7 @@ func (s *socket) addRead(req *readReq) error {
 		return &OpError{Op: "read", Socket: s.id, Err: ErrSocketNotOpen}
 	}
 	req.m = newMatcher(req.spec)
-	req.issued = time.Now()
+	req.issued = monoNow()
 	s.reads = append(s.reads, req)
 	if len(s.reads) == 1 {
 		s.space.Signal() // the reader may wait for a read (bufferFull)
@@ -894,7 +905,7 @@ func (s *socket) discardUnread() {
 // the queue. Called with s.mu held.
 func (s *socket) newReadHead() {
 	head := s.reads[0]
-	s.readMark, s.readIv = time.Now(), head.iv
+	s.readMark, s.readIv = monoNow(), head.iv
 	if !head.blocking {
 		s.armTimer(s.readMark.Add(s.readIv))
 	}

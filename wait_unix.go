@@ -7,7 +7,6 @@ import (
 	"os"
 	"runtime"
 	"syscall"
-	"time"
 )
 
 // canRawRead reports whether rawRead is available.
@@ -202,7 +201,7 @@ func (s *socket) tryRead() {
 	}
 	s.buf = s.buf[:len(s.buf)+n]
 	s.bytesIn += uint64(n)
-	s.lastRecv = time.Now()
+	s.lastRecv = monoNow()
 }
 
 // rawWrite writes what the kernel takes now, without waiting: it returns
