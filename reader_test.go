@@ -18,6 +18,8 @@ import (
 // socket before the reader reads: the line, then the end of the stream,
 // must both be seen — after input the reader reads again before it
 // waits, since no wake-up comes for an end that came with the input.
+// Cases 51–52 (input left when the peer closed: read, then socketClosed)
+// and 67 (one socketClosed, the socket leaves openSockets).
 func TestReaderSeesEndThatCameWithInput(t *testing.T) {
 	p := newPeer(t)
 	reg, rec := newReg(t, lcsock.Config{})
@@ -34,7 +36,8 @@ func TestReaderSeesEndThatCameWithInput(t *testing.T) {
 	}
 }
 
-// The same, with the line and the end arriving while a read waits.
+// The same, with the lines and the end arriving while reads wait
+// (cases 38 and 67).
 func TestReaderSeesEndThatCameWithInputWhileReading(t *testing.T) {
 	p := newPeer(t)
 	reg, rec := newReg(t, lcsock.Config{})

@@ -199,9 +199,7 @@ func (s *socket) tryRead() {
 		}
 		return
 	}
-	s.buf = s.buf[:len(s.buf)+n]
-	s.bytesIn += uint64(n)
-	s.lastRecv = monoNow()
+	s.addInput(n, n) // no read is pending yet: it only keeps the bytes
 }
 
 // rawWrite writes what the kernel takes now, without waiting: it returns
