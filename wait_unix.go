@@ -50,12 +50,7 @@ func (s *socket) newRawIO(rc syscall.RawConn) *rawIO {
 				r.rb = s.readSpace()
 				s.mu.Unlock()
 			}
-			for {
-				r.rn, r.rerr = syscall.Read(int(fd), r.rb)
-				if r.rerr != syscall.EINTR {
-					break
-				}
-			}
+			r.rn, r.rerr = readFD(fd, r.rb)
 			if r.rerr == syscall.EAGAIN {
 				r.rn, r.rerr = 0, nil
 				if r.noWait {
@@ -90,12 +85,7 @@ func (s *socket) newRawIO(rc syscall.RawConn) *rawIO {
 		}
 	}
 	r.writeFn = func(fd uintptr) bool {
-		for {
-			r.wn, r.werr = syscall.Write(int(fd), r.wb)
-			if r.werr != syscall.EINTR {
-				break
-			}
-		}
+		r.wn, r.werr = writeFD(fd, r.wb)
 		if r.werr == syscall.EAGAIN {
 			r.wn, r.werr = 0, nil
 		}
@@ -104,12 +94,31 @@ func (s *socket) newRawIO(rc syscall.RawConn) *rawIO {
 	return r
 }
 
+// readFD is read(2) on fd, retried when a signal interrupts it.
+func readFD(fd uintptr, b []byte) (int, error) {
+	for {
+		n, err := syscall.Read(int(fd), b)
+		if err != syscall.EINTR {
+			return n, err
+		}
+	}
+}
+
+// writeFD is write(2) on fd, retried when a signal interrupts it.
+func writeFD(fd uintptr, b []byte) (int, error) {
+	for {
+		n, err := syscall.Write(int(fd), b)
+		if err != syscall.EINTR {
+			return n, err
+		}
+	}
+}
+
 // writeAvailable is someFn: it writes what the kernel takes of r.sb now.
 func (r *rawIO) writeAvailable(fd uintptr) bool {
 	for r.sn < len(r.sb) { // as much as the kernel takes now
-		n, err := syscall.Write(int(fd), r.sb[r.sn:])
+		n, err := writeFD(fd, r.sb[r.sn:])
 		switch {
-		case err == syscall.EINTR:
 		case err == syscall.EAGAIN:
 			return r.sn > 0 // or wait until it takes some
 		case err != nil:
